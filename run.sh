@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# One-stop set-up: installs system libraries (apt, when missing), a virtual environment in .venv
+# with dexterity and its dependencies, then runs what you asked for.
+#   bash run.sh train [train.py flags]   a short default training (CartPole-v1), local files, no MPI
+#   bash run.sh test  [pytest flags]     the test suite
+set -euo pipefail
+cd "$(dirname "$(readlink -f "$0")")"
+what=${1:-train}; shift || true
+
+apt_need=()
+for pkg in libegl1 libgl1 libosmesa6 libglfw3; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || apt_need+=("$pkg")
+done
+if [ "$what" = test ]; then
+  for pkg in chromium chromium-driver; do dpkg -s "$pkg" >/dev/null 2>&1 || apt_need+=("$pkg"); done
+fi
+if [ ${#apt_need[@]} -gt 0 ] && command -v apt-get >/dev/null 2>&1; then
+  sudo_cmd=""; [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
+  echo "[run.sh] installing system packages: ${apt_need[*]}"
+  $sudo_cmd apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${apt_need[@]}" >/dev/null \
+    || echo "[run.sh] warning: could not install ${apt_need[*]} (rendering or browser tests may be skipped)"
+fi
+
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+stamp=.venv/.dexterity-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -e ".[test]"
+  touch "$stamp"
+fi
+
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
+case "$what" in
+  train) exec .venv/bin/python train.py "$@" ;;
+  test)  exec .venv/bin/python -m pytest -q "$@" ;;
+  *) echo "usage: bash run.sh {train|test} [args]" >&2; exit 2 ;;
+esac

@@ -1,0 +1,223 @@
+"""HandEnv: the Shadow Hand on the official mujoco bindings; the tasks subclass it.
+
+The hand: 24 joints (first in qpos/qvel), 20 position actuators (4 distal finger joints are
+coupled to the middle ones by tendons). Actions are in [-1, 1]^20 and are mapped to the actuator
+control ranges: absolute (`center + half_range * a`) or relative to the actuated joint's current
+position (`qpos + half_range * a`), clipped to the range. One env step is
+`substeps` (default 20) physics steps of 2 ms. TensorFlow-free: rendering needs it to stay so.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+from typing import Any
+
+import gymnasium as gym
+import mujoco
+import numpy as np
+
+from dexterity.configs.reward_config import resolve_reward_config
+from dexterity.environments.rewards import RewardFunction, get_reward_function
+from dexterity.errors import EnvironmentError_
+
+N_HAND_JOINTS = 24
+FINGERTIPS = ("ff", "mf", "rf", "lf", "th")
+_COUPLED = {"FFJ1": "FFJ0", "MFJ1": "MFJ0", "RFJ1": "RFJ0", "LFJ1": "LFJ0"}
+
+
+def asset_path(name: str) -> str:
+    """Absolute path of a hand XML among gymnasium-robotics' assets (its code is never imported)."""
+    spec = importlib.util.find_spec("gymnasium_robotics")
+    if spec is None or not spec.submodule_search_locations:
+        raise EnvironmentError_("the Shadow Hand tasks need the gymnasium-robotics package for the hand model files")
+    return os.path.join(list(spec.submodule_search_locations)[0], "envs", "assets", "hand", name)
+
+
+def _float_box(size: int) -> gym.spaces.Box:
+    return gym.spaces.Box(-np.inf, np.inf, (size,), np.float32)
+
+
+class HandEnv(gym.Env):
+    """Base task: physics, action mapping, effort measures, rendering and `state_info`."""
+
+    metadata = {"render_modes": ["rgb_array", "human"], "render_fps": 25}
+    model_file = "reach.xml"
+    default_reward_config = "reach.default"
+    default_reward_function = "reach"
+    touch_prefix = "robot0:ST_Tch_"   # touch sensors read into somatosensation
+    initial_ctrl: dict[str, float] = {}  # actuator targets (joint name -> rad) of the start pose; others 0
+    camera = {"lookat": (1.0, 0.95, 0.2), "distance": 0.5, "azimuth": 55.0, "elevation": -30.0}
+
+    def __init__(self, reward_config: str | dict | None = None, reward_function: str | RewardFunction | None = None,
+                 relative_control: bool = False, substeps: int = 20, render_mode: str | None = None,
+                 render_width: int = 480, render_height: int = 480):
+        if render_mode not in (None, *self.metadata["render_modes"]):
+            raise EnvironmentError_(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
+        self.model = mujoco.MjModel.from_xml_path(asset_path(self.model_file))
+        self.data = mujoco.MjData(self.model)
+        self.reward_config = resolve_reward_config(reward_config, self.default_reward_config)
+        self.reward_function = get_reward_function(reward_function or self.default_reward_function)
+        self.relative_control = bool(relative_control)
+        self.substeps = int(substeps)
+        self.render_mode = render_mode
+        self.render_size = (int(render_height), int(render_width))
+        self._renderer: mujoco.Renderer | None = None
+        self._viewer: Any = None
+        self._index_model()
+        self.action_space = gym.spaces.Box(-1.0, 1.0, (self.model.nu,), np.float32)
+        self._initial_qpos, self._initial_qvel, self._initial_ctrl = self._settle()
+
+    # ---- set-up -------------------------------------------------------------------------------
+    def _index_model(self) -> None:
+        """Precompute index arrays and constants used every step."""
+        m = self.model
+        assert list(m.jnt_qposadr[:N_HAND_JOINTS]) == list(range(N_HAND_JOINTS)), "hand joints must lead qpos"
+        self.joint_names = [m.joint(i).name.split(":")[-1] for i in range(N_HAND_JOINTS)]
+        act_joint = m.actuator_trnid[:, 0]
+        self._act_qpos = m.jnt_qposadr[act_joint].copy()
+        names = [self.joint_names[j] for j in act_joint]
+        self._coupled_act = np.array([i for i, n in enumerate(names) if n in _COUPLED], int)
+        self._coupled_qpos = np.array([self.joint_names.index(_COUPLED[names[i]]) for i in self._coupled_act], int)
+        self._ctrl_low, self._ctrl_high = m.actuator_ctrlrange[:, 0].copy(), m.actuator_ctrlrange[:, 1].copy()
+        self._ctrl_center = (self._ctrl_low + self._ctrl_high) / 2.0
+        self._ctrl_half = (self._ctrl_high - self._ctrl_low) / 2.0
+        self._force_limit = m.actuator_forcerange[:, 1].copy()
+        limited = np.flatnonzero(m.tendon_limited)
+        self._tendon_ids = limited
+        self._tendon_mid = m.tendon_range[limited].mean(axis=1)
+        self._tendon_half = np.diff(m.tendon_range[limited], axis=1)[:, 0] / 2.0
+        self._tip_sites = np.array([m.site(f"robot0:S_{f}tip").id for f in FINGERTIPS], int)
+        touch = [i for i in range(m.nsensor) if m.sensor_type[i] == mujoco.mjtSensor.mjSENS_TOUCH
+                 and m.sensor(i).name.startswith(self.touch_prefix)]
+        self.touch_names = [m.sensor(i).name.split(":")[-1] for i in touch]
+        self._touch_adr = m.sensor_adr[touch].copy()
+        self.actuator_names = [m.actuator(i).name.split(":")[-1] for i in range(m.nu)]
+
+    def _settle(self, steps: int = 100) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Run the start pose under its controls until it rests; returns (qpos, qvel, ctrl) copies."""
+        mujoco.mj_resetData(self.model, self.data)
+        targets = np.zeros(self.model.nu)
+        for name, value in self.initial_ctrl.items():
+            targets[self.actuator_names.index(f"A_{name}")] = value
+        ctrl = np.clip(targets, self._ctrl_low, self._ctrl_high)
+        self.data.qpos[self._act_qpos] = ctrl
+        self.data.ctrl[:] = ctrl
+        mujoco.mj_step(self.model, self.data, nstep=steps)
+        return self.data.qpos.copy(), self.data.qvel.copy(), ctrl
+
+    # ---- gymnasium API ------------------------------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
+        """Start pose, fresh task state (goal ...) drawn from `self.np_random`."""
+        super().reset(seed=seed)
+        mujoco.mj_resetData(self.model, self.data)
+        self.data.qpos[:] = self._initial_qpos
+        self.data.qvel[:] = self._initial_qvel
+        self.data.ctrl[:] = self._initial_ctrl
+        self._reset_task()
+        mujoco.mj_forward(self.model, self.data)
+        self._after_reset()
+        if self.render_mode == "human":
+            self.render()
+        return self._observation(), self._info()
+
+    def step(self, action: np.ndarray) -> tuple[dict, float, bool, bool, dict]:
+        """Map the action to controls, run `substeps` physics steps, evaluate the task."""
+        unit = self._unit_action(action)
+        center = self.data.qpos[self._act_qpos] if self.relative_control else self._ctrl_center
+        np.clip(center + self._ctrl_half * unit, self._ctrl_low, self._ctrl_high, out=self.data.ctrl)
+        mujoco.mj_step(self.model, self.data, nstep=self.substeps)
+        reward, terminated, truncated = self._evaluate()
+        if self.render_mode == "human":
+            self.render()
+        return self._observation(), reward, terminated, truncated, self._info()
+
+    def _unit_action(self, action: np.ndarray) -> np.ndarray:
+        """The action as [nu] float64 in [-1, 1] (the discrete task overrides this)."""
+        return np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
+
+    # ---- task hooks (subclasses) --------------------------------------------------------------
+    def _reset_task(self) -> None:
+        """Draw the episode's goal; may edit qpos (called before mj_forward)."""
+
+    def _after_reset(self) -> None:
+        """Task bookkeeping that needs the forward-computed state."""
+
+    def _evaluate(self) -> tuple[float, bool, bool]:
+        """(reward, terminated, truncated) of the step just simulated."""
+        raise NotImplementedError
+
+    def _observation(self) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def _info(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    # ---- shared measurements ------------------------------------------------------------------
+    def fingertip_positions(self) -> np.ndarray:
+        """[5, 3] world positions of the ff, mf, rf, lf and thumb tips (a fresh array)."""
+        return self.data.site_xpos[self._tip_sites]
+
+    def _proprioception(self) -> np.ndarray:
+        """[48] float32: 24 hand joint angles (rad) then their 24 velocities (rad/s)."""
+        return np.concatenate([self.data.qpos[:N_HAND_JOINTS], self.data.qvel[:N_HAND_JOINTS]]).astype(np.float32)
+
+    def _somatosensation(self) -> np.ndarray:
+        """[n_touch + 20] float32: touch sensor readings (N), then actuator forces (N m)."""
+        return np.concatenate([self.data.sensordata[self._touch_adr], self.data.actuator_force]).astype(np.float32)
+
+    def _effort_pieces(self) -> tuple[float, float]:
+        """(force_penalty, tendon_stress): mean squared normalised actuator force and tendon deflection."""
+        force = float(np.mean(np.square(self.data.actuator_force / self._force_limit)))
+        deflection = (self.data.ten_length[self._tendon_ids] - self._tendon_mid) / self._tendon_half
+        return force, float(np.mean(np.square(deflection)))
+
+    def state_info(self) -> dict[str, np.ndarray]:
+        """Copies of the physical state for analysis tools (subclasses add goal/object entries)."""
+        return {"joint_angles": self.data.qpos[:N_HAND_JOINTS].copy(),
+                "joint_velocities": self.data.qvel[:N_HAND_JOINTS].copy(),
+                "fingertip_positions": self.fingertip_positions(),
+                "actuator_forces": self.data.actuator_force.copy(),
+                "ctrl": self.data.ctrl.copy(),
+                "touch": self.data.sensordata[self._touch_adr].copy()}
+
+    # ---- rendering ----------------------------------------------------------------------------
+    def _free_camera(self) -> mujoco.MjvCamera:
+        cam = mujoco.MjvCamera()
+        cam.type = mujoco.mjtCamera.mjCAMERA_FREE
+        cam.lookat[:] = self.camera["lookat"]
+        cam.distance, cam.azimuth, cam.elevation = (self.camera[k] for k in ("distance", "azimuth", "elevation"))
+        return cam
+
+    def _make_renderer(self, height: int, width: int) -> mujoco.Renderer:
+        """An offscreen renderer with shadows and reflections off (about 3x faster)."""
+        vis = self.model.vis.global_
+        vis.offwidth, vis.offheight = max(vis.offwidth, width), max(vis.offheight, height)
+        renderer = mujoco.Renderer(self.model, height, width)
+        renderer.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = False
+        renderer.scene.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = False
+        return renderer
+
+    def render(self) -> np.ndarray | None:
+        """rgb_array: an [H, W, 3] uint8 frame; human: syncs the passive viewer (needs a display)."""
+        if self.render_mode == "rgb_array":
+            if self._renderer is None:
+                self._renderer = self._make_renderer(*self.render_size)
+                self._render_camera = self._free_camera()
+            self._renderer.update_scene(self.data, camera=self._render_camera)
+            return self._renderer.render()
+        if self.render_mode == "human":
+            if self._viewer is None:
+                if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+                    raise EnvironmentError_("render_mode='human' needs a display; use 'rgb_array' instead")
+                import mujoco.viewer
+                self._viewer = mujoco.viewer.launch_passive(self.model, self.data)
+            self._viewer.sync()
+        return None
+
+    def close(self) -> None:
+        if self._renderer is not None:
+            self._renderer.close()
+            self._renderer = None
+        if self._viewer is not None:
+            self._viewer.close()
+            self._viewer = None

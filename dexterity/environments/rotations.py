@@ -1,0 +1,42 @@
+"""Quaternion helpers (MuJoCo convention: w, x, y, z). Pure numpy, TensorFlow-free."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def quat_conjugate(q: np.ndarray) -> np.ndarray:
+    """Conjugate (inverse for unit quaternions). [..., 4] -> [..., 4]."""
+    return q * np.array([1.0, -1.0, -1.0, -1.0])
+
+
+def quat_multiply(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Hamilton product a * b. [4], [4] -> [4]."""
+    aw, ax, ay, az = a
+    bw, bx, by, bz = b
+    return np.array([aw * bw - ax * bx - ay * by - az * bz,
+                     aw * bx + ax * bw + ay * bz - az * by,
+                     aw * by - ax * bz + ay * bw + az * bx,
+                     aw * bz + ax * by - ay * bx + az * bw])
+
+
+def quat_angle(a: np.ndarray, b: np.ndarray) -> float:
+    """Angle in radians [0, pi] of the rotation taking unit quaternion a to b."""
+    dot = abs(float(np.dot(a, b))) / (np.linalg.norm(a) * np.linalg.norm(b))
+    return 2.0 * float(np.arccos(min(1.0, dot)))
+
+
+def canonical(q: np.ndarray) -> np.ndarray:
+    """The unit quaternion with non-negative w representing the same rotation. [4] -> [4]."""
+    q = q / np.linalg.norm(q)
+    return -q if q[0] < 0 else q
+
+
+def quat_from_axis_angle(axis: np.ndarray, angle: float) -> np.ndarray:
+    """Rotation of `angle` radians about `axis` (any length > 0). -> [4]."""
+    axis = np.asarray(axis, float) / np.linalg.norm(axis)
+    return np.concatenate([[np.cos(angle / 2.0)], np.sin(angle / 2.0) * axis])
+
+
+def random_quat(rng: np.random.Generator) -> np.ndarray:
+    """A rotation drawn uniformly from SO(3) (normalised 4-d Gaussian), canonical. -> [4]."""
+    return canonical(rng.normal(size=4))

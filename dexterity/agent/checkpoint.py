@@ -1,0 +1,151 @@
+"""Self-describing checkpoints: build a policy from its saved config and spaces, save and restore state.
+
+A checkpoint folder (docs/storage.md) carries everything needed to rebuild the agent's policy
+without the training script or the environment: config, spaces, weights, optimizer state,
+normaliser statistics and RNG state. Folders are written atomically.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from dexterity.agent.policy import Policy
+from dexterity.distributions import default_distribution, get_distribution
+from dexterity.errors import AgentNotFoundError, ConfigError
+from dexterity.models import build_model
+from dexterity.spaces import Sense
+from dexterity.storage import models_dir, read_json, resolve_agent_id, write_folder_atomically, write_json
+from dexterity.transformers import RewardNormaliser, StateNormaliser
+
+FORMAT = 1
+
+
+@dataclasses.dataclass
+class Brain:
+    """Everything that maps observations to actions: the policy and the state normaliser."""
+
+    policy: Policy
+    state_norm: StateNormaliser
+    senses: list[Sense]
+    observation_space: gym.Space
+    action_space: gym.Space
+
+
+def make_distribution(config: dict[str, Any], action_space: gym.Space) -> Any:
+    """The configured distribution for an action space (clear errors for incompatible ones)."""
+    if config["distribution"] is None:
+        return default_distribution(action_space)
+    options = {"bins": config["bins"]} if config["distribution"] == "multi-categorical" else {}
+    return get_distribution(config["distribution"], action_space, **options)
+
+
+def build_brain(config: dict[str, Any], senses: list[Sense], observation_space: gym.Space,
+                action_space: gym.Space, seed: int) -> Brain:
+    """Distribution, model (weights initialised from the seed), policy and state normaliser."""
+    import keras
+    keras.utils.set_random_seed(seed % (2 ** 31))
+    distribution = make_distribution(config, action_space)
+    model = build_model(config, senses, distribution)
+    policy = Policy(model, distribution, seed)
+    state_norm = StateNormaliser(senses, clip=config["obs_clip"], enabled=config["state_norming"])
+    return Brain(policy, state_norm, senses, observation_space, action_space)
+
+
+def _save_npz(path: Path, arrays: list[np.ndarray], names: list[str]) -> None:
+    np.savez(path, **{f"{i:03d}:{name}": a for i, (name, a) in enumerate(zip(names, arrays))})
+
+
+def _load_npz(path: Path) -> list[np.ndarray]:
+    try:
+        with np.load(path) as data:
+            return [data[key] for key in sorted(data.files)]
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise AgentNotFoundError(f"{path} is missing or corrupt ({exc})") from None
+
+
+def save_checkpoint(folder: Path, info: dict[str, Any], brain: Brain, optimizer: Any | None = None,
+                    reward_norm: RewardNormaliser | None = None, rng_state: dict[str, Any] | None = None) -> None:
+    """Write a checkpoint folder atomically (a crash leaves the previous one intact)."""
+    model = brain.policy.model
+
+    def fill(tmp: Path) -> None:
+        write_json(tmp / "agent.json", {**info, "format": FORMAT})
+        _save_npz(tmp / "weights.npz", model.get_weights(), [v.path for v in model.variables])
+        if optimizer is not None:
+            _save_npz(tmp / "optimizer.npz", [np.array(v.numpy()) for v in optimizer.variables],
+                      [v.path for v in optimizer.variables])
+        norms = {"state": brain.state_norm.state_dict(),
+                 "reward": reward_norm.state_dict() if reward_norm is not None else None}
+        write_json(tmp / "normalisers.json", norms)
+        with open(tmp / "spaces.pkl", "wb") as f:
+            pickle.dump({"observation_space": brain.observation_space, "action_space": brain.action_space,
+                         "senses": brain.senses}, f)
+        write_json(tmp / "rng.json", rng_state or {})
+
+    write_folder_atomically(folder, fill)
+
+
+def checkpoint_dir(agent_id: str | None, which: str = "last") -> Path:
+    """Folder of a saved agent's checkpoint: which is 'last', 'best' or an iteration number."""
+    agent_id = resolve_agent_id(agent_id)
+    folder = models_dir(agent_id) / str(which)
+    if not (folder / "agent.json").is_file():
+        saves = sorted(p.name for p in models_dir(agent_id).iterdir() if (p / "agent.json").is_file())
+        raise AgentNotFoundError(f"agent '{agent_id}' has no save '{which}' (available: {', '.join(saves) or 'none'})")
+    return folder
+
+
+def read_info(folder: Path) -> dict[str, Any]:
+    info = read_json(folder / "agent.json", "checkpoint")
+    if not isinstance(info, dict) or "config" not in info or "env_id" not in info:
+        raise AgentNotFoundError(f"{folder / 'agent.json'} is not a dexterity checkpoint")
+    return info
+
+
+def load_brain(folder: Path, info: dict[str, Any] | None = None, config: dict[str, Any] | None = None) -> Brain:
+    """Rebuild the policy and state normaliser of a checkpoint folder (weights loaded)."""
+    info = info or read_info(folder)
+    try:
+        with open(folder / "spaces.pkl", "rb") as f:
+            spaces = pickle.load(f)
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError) as exc:
+        raise AgentNotFoundError(f"{folder / 'spaces.pkl'} is missing or corrupt ({exc})") from None
+    try:
+        brain = build_brain(config or info["config"], spaces["senses"], spaces["observation_space"],
+                            spaces["action_space"], int(info["config"].get("seed") or 0))
+    except ConfigError as exc:
+        raise AgentNotFoundError(f"checkpoint {folder} cannot be rebuilt: {exc}") from None
+    try:
+        brain.policy.model.set_weights(_load_npz(folder / "weights.npz"))
+    except ValueError as exc:
+        raise AgentNotFoundError(f"{folder / 'weights.npz'} does not fit the model: {exc}") from None
+    norms = read_json(folder / "normalisers.json", "checkpoint normalisers")
+    brain.state_norm.load_state_dict(norms.get("state") or {})
+    return brain
+
+
+def load_optimizer(folder: Path, optimizer: Any) -> None:
+    path = folder / "optimizer.npz"
+    if not path.exists():
+        return
+    values = _load_npz(path)
+    if len(values) != len(optimizer.variables):
+        raise AgentNotFoundError(f"{path} does not fit the optimizer ({len(values)} arrays)")
+    for v, value in zip(optimizer.variables, values):
+        v.assign(value)
+
+
+def load_normalisers(folder: Path) -> dict[str, Any]:
+    return read_json(folder / "normalisers.json", "checkpoint normalisers")
+
+
+def load_rng(folder: Path) -> dict[str, Any]:
+    path = folder / "rng.json"
+    return json.loads(path.read_text()) if path.exists() else {}

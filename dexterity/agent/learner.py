@@ -1,0 +1,125 @@
+"""The learner: PPO epochs over a rollout, one traced call per epoch, gradients averaged over ranks.
+
+Data are cut into sequences of `tbptt` steps (1 for feed-forward models); a minibatch is a set of
+whole sequences, unrolled from the recurrent state stored at their start. Every rank optimises on
+its own rollout; gradients are flattened and averaged with one allreduce per minibatch step.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from dexterity.agent.losses import ppo_loss
+from dexterity.agent.policy import Policy, reset_state
+from dexterity.agent.rollout import Rollout
+from dexterity.distributed import Comm
+
+METRICS = ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction", "grad_norm")
+
+
+def to_sequences(array: np.ndarray, length: int) -> np.ndarray:
+    """[T, N, ...] -> [N * T / length, length, ...]: consecutive steps of one env per sequence."""
+    t, n = array.shape[:2]
+    chunks = array.reshape(t // length, length, n, *array.shape[2:])
+    chunks = np.swapaxes(chunks, 1, 2)  # [T/L, N, L, ...]
+    return chunks.reshape(t // length * n, length, *array.shape[2:])
+
+
+def learning_rate(config: dict[str, Any], iteration: int) -> float:
+    """The learning rate of cycle `iteration` under the config's schedule."""
+    lr = config["lr_pi"]
+    if config["lr_schedule"] == "exponential":
+        return lr * config["lr_decay"] ** iteration
+    if config["lr_schedule"] == "linear":
+        return lr * max(1.0 - iteration / config["iterations"], 0.0)
+    return lr
+
+
+class Learner:
+    """Owns the optimizer; `optimise(rollout, lr)` runs the configured PPO epochs."""
+
+    def __init__(self, policy: Policy, config: dict[str, Any], comm: Comm, seed: int):
+        self.policy, self.config, self.comm = policy, config, comm
+        self.length = config["tbptt"] if policy.recurrent else 1
+        self.variables = policy.model.trainable_variables
+        self.optimizer = keras.optimizers.Adam(learning_rate=config["lr_pi"], epsilon=1e-5)
+        self.optimizer.build(self.variables)
+        self.rng = np.random.default_rng(seed)
+        self._epoch = tf.function(self._epoch_impl)
+
+    def prepare(self, rollout: Rollout) -> dict[str, Any]:
+        """Rollout -> dict of tensors [S, L, ...] (states [S, units] at each sequence start)."""
+        seq = lambda a: tf.constant(to_sequences(a, self.length))  # noqa: E731
+        data = {"obs": {k: seq(v) for k, v in rollout.obs.items()}, "actions": seq(rollout.actions),
+                "log_probs": seq(rollout.log_probs), "values": seq(rollout.values),
+                "advantages": seq(rollout.advantages), "returns": seq(rollout.returns),
+                "resets": seq(rollout.resets)}
+        data["states"] = [tf.constant(to_sequences(s, self.length)[:, 0]) for s in rollout.states]
+        return data
+
+    def _unroll(self, batch: dict[str, Any]) -> tuple[tf.Tensor, tf.Tensor]:
+        """Unroll the model over [B, L] sequences -> params [B * L, P], values [B * L]."""
+        state = batch["states"]
+        params, values = [], []
+        for t in range(self.length):
+            state = reset_state(state, batch["resets"][:, t])
+            p, v, state = self.policy.model.step({k: o[:, t] for k, o in batch["obs"].items()}, state)
+            params.append(p)
+            values.append(v)
+        params = tf.stack(params, axis=1)
+        return tf.reshape(params, [-1, params.shape[-1]]), tf.reshape(tf.stack(values, axis=1), [-1])
+
+    def _average(self, grads: list[tf.Tensor]) -> list[tf.Tensor]:
+        if self.comm.size == 1:
+            return grads
+        flat = tf.concat([tf.reshape(g, [-1]) for g in grads], axis=0)
+        flat = tf.numpy_function(self.comm.allreduce_mean, [flat], tf.float32)
+        sizes = [int(np.prod(g.shape)) for g in grads]
+        return [tf.reshape(part, g.shape) for part, g in zip(tf.split(flat, sizes), grads)]
+
+    def _step(self, batch: dict[str, Any]) -> tf.Tensor:
+        flat = lambda x: tf.reshape(x, [-1, *x.shape[2:]])  # noqa: E731
+        targets = {k: flat(batch[k]) for k in ("actions", "log_probs", "values", "advantages", "returns")}
+        with tf.GradientTape() as tape:
+            params, values = self._unroll(batch)
+            loss, metrics = ppo_loss(self.policy.distribution, params, values, targets, self.config)
+        grads = tape.gradient(loss, self.variables)
+        grads = [tf.zeros_like(v) if g is None else tf.convert_to_tensor(g) for g, v in zip(grads, self.variables)]
+        grads = self._average(grads)
+        if self.config["grad_norm"] > 0:
+            grads, norm = tf.clip_by_global_norm(grads, self.config["grad_norm"])
+        else:
+            norm = tf.linalg.global_norm(grads)
+        self.optimizer.apply(grads, self.variables)
+        metrics["grad_norm"] = norm
+        return tf.stack([tf.cast(metrics[m], tf.float32) for m in METRICS])
+
+    def _epoch_impl(self, data: dict[str, Any], order: tf.Tensor) -> tf.Tensor:
+        """One epoch: order [n_minibatches, sequences per minibatch] -> metrics [n_minibatches, M]."""
+        out = tf.TensorArray(tf.float32, size=tf.shape(order)[0])
+        for i in tf.range(tf.shape(order)[0]):
+            batch = tf.nest.map_structure(lambda x: tf.gather(x, order[i]), data)
+            out = out.write(i, self._step(batch))
+        return out.stack()
+
+    def optimise(self, rollout: Rollout, lr: float) -> dict[str, float]:
+        """Run the PPO epochs on a rollout (advantages computed); returns mean metrics."""
+        self.optimizer.learning_rate = lr
+        data = self.prepare(rollout)
+        n_seq = int(data["log_probs"].shape[0])
+        per_batch = self.config["batch_size"] // self.length
+        results, epochs = [], 0
+        for _ in range(self.config["epochs"]):
+            order = self.rng.permutation(n_seq)[: n_seq - n_seq % per_batch].reshape(-1, per_batch)
+            metrics = self._epoch(data, tf.constant(order, tf.int32)).numpy()
+            results.append(metrics)
+            epochs += 1
+            kl = float(self.comm.allreduce_mean(np.array([metrics[:, METRICS.index("approx_kl")].mean()]))[0])
+            if self.config["target_kl"] is not None and kl > self.config["target_kl"]:
+                break
+        means = self.comm.allreduce_mean(np.concatenate(results).mean(axis=0))
+        return {**{f"train/{m}": float(v) for m, v in zip(METRICS, means)}, "train/epochs_done": epochs,
+                "train/lr": lr}

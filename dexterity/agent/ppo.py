@@ -1,0 +1,304 @@
+"""PPOAgent: the training cycle (gather, advantages, optimise, log, save) and its state.
+
+    agent = PPOAgent("CartPole-v1", make_config(workers=8))
+    agent.drill()                                  # trains config["iterations"] cycles
+    agent = PPOAgent.resume(agent_id)              # continues where it stopped
+"""
+from __future__ import annotations
+
+import os
+import platform
+import socket
+import sys
+import time
+from typing import Any, Sequence
+
+import numpy as np
+
+from dexterity.agent import checkpoint as ckpt
+from dexterity.agent.learner import Learner, learning_rate
+from dexterity.agent.report import Progress, episode_stats, format_line
+from dexterity.agent.rollout import Gatherer, run_episodes
+from dexterity.configs.hp_config import derive_config
+from dexterity.distributed import Comm
+from dexterity.envpool import EnvPool
+from dexterity.errors import ConfigError
+from dexterity.storage import ExperimentLog, models_dir, new_agent_id, utc_now
+from dexterity.transformers import RewardNormaliser
+
+STRUCTURAL = ("architecture", "model", "distribution", "shared", "bins")
+
+
+def _versions() -> dict[str, str]:
+    import gymnasium
+    import tensorflow as tf
+    import dexterity
+    out = {"dexterity": dexterity.__version__, "python": platform.python_version(), "tensorflow": tf.__version__,
+           "gymnasium": gymnasium.__version__}
+    try:
+        import mujoco
+        out["mujoco"] = mujoco.__version__
+    except ImportError:
+        pass
+    return out
+
+
+class PPOAgent:
+    """Trains a policy on a Gymnasium env with PPO; one instance per rank."""
+
+    def __init__(self, env_id: str, config: dict[str, Any], comm: Comm | None = None, agent_id: str | None = None,
+                 env_kwargs: dict[str, Any] | None = None, plugins: Sequence[str] = (), preset: str | None = None,
+                 write_experiment: bool = True, verbose: bool = True):
+        self.comm = comm or Comm()
+        self.env_id, self.env_kwargs, self.plugins = env_id, dict(env_kwargs or {}), list(plugins)
+        self.preset, self.verbose = preset, verbose and self.comm.is_root
+        if config["seed"] is None:
+            config = derive_config(config, {"seed": int(self.comm.bcast(int(np.random.SeedSequence().entropy % 2**31)))})
+        self.config = config
+        self.agent_id = self.comm.bcast(agent_id or new_agent_id())
+        self.log = ExperimentLog(self.agent_id) if (write_experiment and self.comm.is_root) else None
+        if config["workers"] % self.comm.size:
+            raise ConfigError(f"--workers {config['workers']} cannot be spread evenly over {self.comm.size} ranks")
+        self.n_envs = config["workers"] // self.comm.size
+        if (self.n_envs * config["horizon"]) % config["batch_size"]:
+            raise ConfigError(f"batch_size {config['batch_size']} must divide each rank's data "
+                              f"({self.n_envs} envs x {config['horizon']} steps)")
+        self.iteration, self.frames, self.wall_offset, self.best_return = 0, 0, 0.0, -np.inf
+        self.history: list[dict[str, Any]] = []
+        seed, rank = config["seed"], self.comm.rank
+        self.pool = EnvPool(env_id, self.n_envs, seed, rank, config["processes"], config["sequential"],
+                            self.env_kwargs, self.plugins, index_offset=rank * self.n_envs)
+        try:
+            self._build(seed)
+        except BaseException:
+            self.pool.close()
+            raise
+        self._eval_pool: EnvPool | None = None
+
+    def _build(self, seed: int) -> None:
+        pool, config = self.pool, self.config
+        self.info = pool.info
+        if config["stop_early"] and self.info.get("reward_threshold") is None:
+            raise ConfigError(f"--stop-early needs a reward threshold, and {self.env_id} defines none")
+        self.brain = ckpt.build_brain(config, pool.senses, pool.observation_space, pool.action_space, seed)
+        self.policy = self.brain.policy
+        self.reward_norm = RewardNormaliser(self.n_envs, config["discount"], config["reward_clip"],
+                                            enabled=config["reward_norming"])
+        self.learner = Learner(self.policy, config, self.comm, seed + 7919 * (self.comm.rank + 1))
+        self.gatherer = Gatherer(pool, self.policy, self.brain.state_norm, self.reward_norm, config["horizon"])
+        self._broadcast_weights()
+
+    def _broadcast_weights(self) -> None:
+        if self.comm.size > 1:
+            self.policy.model.set_weights(self.comm.bcast(self.policy.model.get_weights()))
+
+    # ---- resuming ------------------------------------------------------------------------------
+
+    @classmethod
+    def resume(cls, agent_id: str, changes: dict[str, Any] | None = None, comm: Comm | None = None,
+               which: str = "last", **kwargs: Any) -> "PPOAgent":
+        """Rebuild a saved agent and continue its run: same id, iteration count, curves and state."""
+        folder = ckpt.checkpoint_dir(agent_id, which)
+        info = ckpt.read_info(folder)
+        changes = dict(changes or {})
+        clash = [k for k in STRUCTURAL if k in changes and changes[k] != info["config"][k]]
+        if clash:
+            had = ", ".join(f"{k}={info['config'][k]}" for k in clash)
+            raise ConfigError(f"cannot change {', '.join(clash)} of a saved agent (it has {had})")
+        config = derive_config(info["config"], changes)
+        agent = cls(info["env_id"], config, comm=comm, agent_id=info["agent_id"], env_kwargs=info.get("env_kwargs"),
+                    plugins=info.get("plugins", ()), preset=info.get("preset"), **kwargs)
+        agent._restore(folder, info)
+        return agent
+
+    def _restore(self, folder: Any, info: dict[str, Any]) -> None:
+        self.policy.model.set_weights(ckpt.load_brain(folder, info, self.config).policy.model.get_weights())
+        ckpt.load_optimizer(folder, self.learner.optimizer)
+        norms = ckpt.load_normalisers(folder)
+        self.brain.state_norm.load_state_dict(norms.get("state") or {})
+        self.reward_norm.load_state_dict(norms.get("reward") or {})
+        rng = ckpt.load_rng(folder)
+        if "learner" in rng and self.comm.size == rng.get("ranks", 1):
+            self.learner.rng.bit_generator.state = rng["learner"]
+        if "policy" in rng and self.comm.size == rng.get("ranks", 1):
+            self.policy.generator.reset(np.array(rng["policy"], np.int64))
+        self.iteration, self.frames = int(info["iteration"]), int(info["frames"])
+        self.wall_offset, self.best_return = float(info.get("wall_time", 0.0)), float(info.get("best_return", -np.inf))
+        if self.log is not None:
+            self.log.truncate_progress(self.iteration)
+            self.history = self.log.read_progress()
+
+    # ---- the training loop -------------------------------------------------------------------
+
+    def drill(self, iterations: int | None = None) -> list[dict[str, Any]]:
+        """Train until cycle `iterations` (default: the config's); returns this run's records."""
+        iterations = iterations or self.config["iterations"]
+        if iterations <= self.iteration:
+            raise ConfigError(f"agent {self.agent_id} is already at cycle {self.iteration}; "
+                              f"ask for more --iterations than that")
+        self._start_log(iterations)
+        progress = Progress(self.verbose)
+        records, status, start = [], "failed", time.perf_counter()
+        try:
+            while self.iteration < iterations:
+                record = self.cycle(progress)
+                records.append(record)
+                self._after_cycle(record, iterations, start, len(records))
+                if self.comm.bcast(self._should_stop()):
+                    if self.verbose:
+                        print(f"reward threshold {self.info['reward_threshold']} reached: stopping early")
+                    break
+            status = "finished"
+        except KeyboardInterrupt:
+            status = "interrupted"
+            raise
+        finally:
+            progress.clear()
+            if self.log is not None:
+                self.log.update_meta(status=status, iteration=self.iteration, frames=self.frames)
+        return records
+
+    def cycle(self, progress: Progress | None = None) -> dict[str, Any]:
+        """One cycle: gather, compute advantages, sync normalisers, optimise. Returns the record."""
+        progress = progress or Progress(False)
+        self.comm.reset_timer()
+        t0 = time.perf_counter()
+        progress.show(f"cycle {self.iteration + 1}: gathering")
+        rollout = self.gatherer.gather()
+        rollout.compute_advantages(self.config["discount"], self.config["lam"])
+        self.brain.state_norm.sync(self.comm)
+        self.reward_norm.sync(self.comm)
+        t1 = time.perf_counter()
+        progress.show(f"cycle {self.iteration + 1}: optimising")
+        lr = learning_rate(self.config, self.iteration)
+        train = self.learner.optimise(rollout, lr)
+        t2 = time.perf_counter()
+        episodes = [e for part in self.comm.allgather(rollout.episodes) for e in part]
+        steps = rollout.steps * self.comm.size
+        self.frames += steps
+        record = {"iteration": self.iteration, "frames": self.frames, **train, **self._episode_stats(episodes)}
+        record["train/explained_variance"] = _explained_variance(rollout, self.comm)
+        record.update(self.brain.state_norm.summary(), **self.reward_norm.summary())
+        t3 = time.perf_counter()
+        record.update({"time/gather_s": t1 - t0, "time/optimise_s": t2 - t1, "time/cycle_s": t3 - t0,
+                       "time/steps_per_s": steps / (t3 - t0), "time/comm_s": self.comm.reset_timer(),
+                       "dist/ranks": self.comm.size, "dist/workers": self.config["workers"],
+                       "memory/rss_mb": _rss_mb()})
+        self.iteration += 1
+        return record
+
+    def _episode_stats(self, episodes: list[dict[str, Any]]) -> dict[str, Any]:
+        stats = {} if self.config["radical_evaluation"] else episode_stats(episodes)
+        wanted = 5 if self.config["radical_evaluation"] else (5 - len(episodes) if self.config["eval"] else 0)
+        if wanted > 0:
+            evaluated = self.evaluate_episodes(max(wanted, 5 if self.config["radical_evaluation"] else wanted))
+            if self.config["radical_evaluation"]:
+                stats.update(episode_stats(evaluated))
+            else:
+                stats.update(episode_stats(episodes + evaluated))
+            stats.update({k: v for k, v in episode_stats(evaluated, "eval").items()})
+        return stats
+
+    def evaluate_episodes(self, episodes: int, deterministic: bool = False) -> list[dict[str, Any]]:
+        """Run episodes on separate evaluation envs (all ranks take part) with frozen normalisers."""
+        if self._eval_pool is None:
+            n = max(1, min(episodes, self.n_envs, 8))
+            self._eval_pool = EnvPool(self.env_id, n, self.config["seed"] + 1_000_003, self.comm.rank,
+                                      self.config["processes"], self.config["sequential"], self.env_kwargs,
+                                      self.plugins, index_offset=self.comm.rank * n)
+        share = -(-episodes // self.comm.size)
+        mine = run_episodes(self._eval_pool, self.policy, self.brain.state_norm, share, deterministic)
+        return [e for part in self.comm.allgather(mine) for e in part]
+
+    def _after_cycle(self, record: dict[str, Any], iterations: int, start: float, done: int) -> None:
+        record["time/wall"] = self.wall_offset + time.perf_counter() - start
+        self.history.append(record)
+        if not self.comm.is_root:
+            return
+        ret = record.get("rollout/return_mean")
+        improved = ret is not None and ret > self.best_return
+        if improved:
+            self.best_return = ret
+        if self.log is not None and (record["iteration"] % self.config["monitor_frequency"] == 0
+                                     or self.iteration == iterations):
+            self.log.append_progress(record)
+        self.save("last", wall_time=record["time/wall"])
+        if improved:
+            self.save("best", wall_time=record["time/wall"])
+        if self.config["save_every"] and self.iteration % self.config["save_every"] == 0:
+            self.save(str(self.iteration), wall_time=record["time/wall"])
+        if self.verbose:
+            eta = (time.perf_counter() - start) / done * (iterations - self.iteration)
+            print(format_line(record, iterations, eta), flush=True)
+
+    def _should_stop(self) -> bool:
+        if not self.config["stop_early"]:
+            return False
+        window = [r.get("rollout/return_mean") for r in self.history[-self.config["stop_window"]:]]
+        if len(window) < self.config["stop_window"] or any(w is None for w in window):
+            return False
+        return float(np.mean(window)) >= float(self.info["reward_threshold"])
+
+    # ---- storage -----------------------------------------------------------------------------
+
+    def _start_log(self, iterations: int) -> None:
+        if self.log is None:
+            return
+        meta = self.log.read_meta()
+        resumed = list(meta.get("resumed_at", [])) + [self.iteration]
+        config = self.config
+        self.log.write_meta({
+            **meta, "agent_id": self.agent_id, "env_id": self.env_id, "env_kwargs": self.env_kwargs,
+            "reward_threshold": self.info.get("reward_threshold"), "config": config, "preset": self.preset,
+            "reward_config": self.reward_config(), "architecture": config["architecture"], "model": config["model"],
+            "distribution": config["distribution"] or type(self.policy.distribution).name, "shared": config["shared"],
+            "host": socket.gethostname(), "created": meta.get("created", utc_now()), "command": " ".join(sys.argv),
+            "versions": _versions(), "ranks": self.comm.size, "workers": config["workers"], "status": "running",
+            "resumed_at": resumed, "iterations": iterations, "pid": os.getpid()})
+
+    def reward_config(self) -> dict[str, Any] | None:
+        """The reward config the env uses (hand tasks), as {"name", "values"}; None for other envs."""
+        values = self.info.get("reward_config")
+        if values is None:
+            return None
+        name = self.env_kwargs.get("reward_config")
+        return {"name": name if isinstance(name, str) else None, "values": values}
+
+    def save(self, which: str, wall_time: float = 0.0) -> None:
+        """Write checkpoint `which` (last, best, or an iteration number); rank 0 only."""
+        if not self.comm.is_root:
+            return
+        info = {"agent_id": self.agent_id, "iteration": self.iteration, "frames": self.frames, "env_id": self.env_id,
+                "env_kwargs": self.env_kwargs, "plugins": self.plugins, "preset": self.preset, "config": self.config,
+                "best_return": self.best_return if np.isfinite(self.best_return) else None, "wall_time": wall_time,
+                "saved": utc_now()}
+        rng = {"learner": self.learner.rng.bit_generator.state, "ranks": self.comm.size,
+               "policy": self.policy.generator.state.numpy().tolist()}
+        ckpt.save_checkpoint(models_dir(self.agent_id) / which, info, self.brain, self.learner.optimizer,
+                             self.reward_norm, rng)
+
+    def close(self) -> None:
+        for pool in (self.pool, self._eval_pool):
+            if pool is not None:
+                pool.close()
+
+    def __enter__(self) -> "PPOAgent":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def _explained_variance(rollout: Any, comm: Comm) -> float | None:
+    from dexterity.agent.gae import explained_variance
+    value = explained_variance(rollout.values.ravel(), rollout.returns.ravel())
+    value = float(comm.allreduce_mean(np.array([0.0 if np.isnan(value) else value]))[0])
+    return value
+
+
+def _rss_mb() -> float:
+    try:
+        import psutil
+        return psutil.Process().memory_info().rss / 2**20
+    except ImportError:
+        return 0.0

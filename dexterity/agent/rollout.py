@@ -1,0 +1,129 @@
+"""The gatherer: steps the env pool with batched policy inference and stores a rollout.
+
+Episodes run on across cycles: the last observation, recurrent state and reset flags carry over.
+The stored observations and rewards are the normalised ones the learner trains on.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+from dexterity.agent.gae import compute_gae
+from dexterity.agent.policy import Policy
+from dexterity.envpool import EnvPool
+from dexterity.transformers import RewardNormaliser, StateNormaliser
+
+
+@dataclasses.dataclass
+class Rollout:
+    """One cycle of experience, every array [T, N, ...] (time, environment)."""
+
+    obs: dict[str, np.ndarray]
+    actions: np.ndarray
+    log_probs: np.ndarray
+    values: np.ndarray
+    rewards: np.ndarray
+    terminated: np.ndarray
+    truncated: np.ndarray
+    resets: np.ndarray              # 1 where the step's input state is zeroed (an episode starts)
+    states: list[np.ndarray]        # recurrent state before the reset, [T, N, units] each
+    next_values: np.ndarray         # value of the observation after each step (see compute_gae)
+    episodes: list[dict[str, Any]]  # records of the episodes that ended during the rollout
+    advantages: np.ndarray | None = None
+    returns: np.ndarray | None = None
+
+    def compute_advantages(self, discount: float, lam: float) -> None:
+        self.advantages, self.returns = compute_gae(self.rewards, self.values, self.next_values, self.terminated,
+                                                    self.truncated, discount, lam)
+
+    @property
+    def steps(self) -> int:
+        return int(self.rewards.size)
+
+
+class Gatherer:
+    """Collects `horizon` steps from every env of a pool per call to `gather`."""
+
+    def __init__(self, pool: EnvPool, policy: Policy, state_norm: StateNormaliser,
+                 reward_norm: RewardNormaliser | None, horizon: int):
+        self.pool, self.policy, self.horizon = pool, policy, horizon
+        self.state_norm, self.reward_norm = state_norm, reward_norm
+        self.raw_obs: dict[str, np.ndarray] | None = None
+        self.state = policy.initial_state(pool.n_envs)
+        self.reset = np.ones(pool.n_envs, np.float32)
+
+    def _observe(self, raw: dict[str, np.ndarray], update: bool) -> dict[str, np.ndarray]:
+        if update:
+            self.state_norm.update(raw)
+        return self.state_norm.transform(raw)
+
+    def _allocate(self, obs: dict[str, np.ndarray], actions: np.ndarray) -> dict[str, Any]:
+        t, n = self.horizon, self.pool.n_envs
+        return {"obs": {k: np.zeros((t, *v.shape), v.dtype) for k, v in obs.items()},
+                "actions": np.zeros((t, *actions.shape), actions.dtype),
+                **{k: np.zeros((t, n), np.float32) for k in ("log_probs", "values", "rewards", "resets",
+                                                               "next_values")},
+                "terminated": np.zeros((t, n), bool), "truncated": np.zeros((t, n), bool),
+                "states": [np.zeros((t, *s.shape), np.float32) for s in self.state]}
+
+    def gather(self) -> Rollout:
+        """Run `horizon` steps of every env and return the rollout (advantages not yet computed)."""
+        if self.raw_obs is None:
+            self.raw_obs = self.pool.reset()
+        buf: dict[str, Any] = {}
+        episodes: list[dict[str, Any]] = []
+        for t in range(self.horizon):
+            obs = self._observe(self.raw_obs, update=True)
+            actions, log_probs, values, new_state = self.policy.act(obs, self.state, self.reset)
+            if not buf:
+                buf = self._allocate(obs, actions)
+            for key in obs:
+                buf["obs"][key][t] = obs[key]
+            for i, s in enumerate(self.state):
+                buf["states"][i][t] = s
+            buf["actions"][t], buf["log_probs"][t], buf["values"][t] = actions, log_probs, values
+            buf["resets"][t] = self.reset
+            result = self.pool.step(self.policy.distribution.to_env(actions))
+            done = result["terminated"] | result["truncated"]
+            buf["rewards"][t] = self._reward(result["rewards"], done)
+            buf["terminated"][t], buf["truncated"][t] = result["terminated"], result["truncated"]
+            if result["truncated"].any():
+                final = self._observe(result["final_obs"], update=False)
+                buf["next_values"][t] = self.policy.value(final, new_state, np.zeros_like(self.reset))
+            episodes += result["episodes"]
+            self.raw_obs, self.state, self.reset = result["obs"], new_state, done.astype(np.float32)
+        last = self.policy.value(self._observe(self.raw_obs, update=False), self.state, self.reset)
+        nxt = np.concatenate([buf["values"][1:], last[None]], axis=0)
+        buf["next_values"] = np.where(buf["truncated"], buf["next_values"], nxt)
+        return Rollout(episodes=episodes, **buf)
+
+    def _reward(self, rewards: np.ndarray, done: np.ndarray) -> np.ndarray:
+        if self.reward_norm is None:
+            return rewards.astype(np.float32)
+        self.reward_norm.update(rewards, done)
+        return self.reward_norm.transform(rewards)
+
+
+def run_episodes(pool: EnvPool, policy: Policy, state_norm: StateNormaliser, episodes: int,
+                 deterministic: bool = False, max_steps: int = 1_000_000) -> list[dict[str, Any]]:
+    """Run whole episodes on a fresh reset of `pool` with frozen normalisers.
+
+    Every env runs ceil(episodes / n_envs) episodes (a fixed quota each, so short episodes are not
+    over-represented). Returns the episode records (return, length, success where reported).
+    """
+    quota = -(-max(episodes, 1) // pool.n_envs)
+    raw = pool.reset()
+    state = policy.initial_state(pool.n_envs)
+    reset = np.ones(pool.n_envs, np.float32)
+    per_env: dict[int, list[dict[str, Any]]] = {}
+    for _ in range(max_steps):
+        actions, _, _, state = policy.act(state_norm.transform(raw), state, reset, deterministic)
+        result = pool.step(policy.distribution.to_env(actions))
+        for record in result["episodes"]:
+            per_env.setdefault(record["env"], []).append(record)
+        raw, reset = result["obs"], (result["terminated"] | result["truncated"]).astype(np.float32)
+        if len(per_env) == pool.n_envs and all(len(r) >= quota for r in per_env.values()):
+            break
+    return [r for env in sorted(per_env) for r in per_env[env][:quota]]

@@ -1,0 +1,70 @@
+"""Shared pieces of the command-line fronts: error handling and hp-config flags."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any, Callable
+
+from dexterity.configs.hp_config import PARAMETERS
+from dexterity.errors import DexterityError
+
+# hp parameters whose flag is only the negative form, as in the original usage line
+NEGATIVE_ONLY = {"state_norming": "--no-state-norming", "reward_norming": "--no-reward-norming"}
+
+
+def flag_name(param: str) -> str:
+    return "--" + param.replace("_", "-")
+
+
+def _nullable(kind: type) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        return None if text.lower() in ("none", "null", "") else kind(text)
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def add_config_flags(parser: argparse.ArgumentParser, skip: tuple[str, ...] = ()) -> None:
+    """One flag per hp parameter; defaults are suppressed so only explicit flags become changes."""
+    group = parser.add_argument_group("hyperparameters (defaults: the preset, see --pcon)")
+    for name, param in PARAMETERS.items():
+        if name in skip:
+            continue
+        help_text = f"{param.help} (default {param.default})"
+        if name in NEGATIVE_ONLY:
+            group.add_argument(NEGATIVE_ONLY[name], dest=name, action="store_false", default=argparse.SUPPRESS,
+                               help=f"turn off: {param.help}")
+        elif param.kind is bool:
+            group.add_argument(flag_name(name), dest=name, action=argparse.BooleanOptionalAction,
+                               default=argparse.SUPPRESS, help=help_text)
+        else:
+            kind = param.kind if isinstance(param.kind, type) else param.kind[0]
+            parse = _nullable(kind) if param.nullable else kind
+            choices = [c for c in param.choices if c is not None] + (["none"] if None in param.choices else []) \
+                if param.choices else None
+            group.add_argument(flag_name(name), dest=name, type=parse, default=argparse.SUPPRESS,
+                               choices=choices, metavar=kind.__name__.upper() if not choices else None,
+                               help=help_text)
+
+
+def config_changes(args: argparse.Namespace) -> dict[str, Any]:
+    """The hp parameters given explicitly on the command line."""
+    return {name: getattr(args, name) for name in PARAMETERS if hasattr(args, name)}
+
+
+def run_main(main: Callable[[], int | None]) -> None:
+    """Run a CLI main: user errors -> one line on stderr and exit 2; Ctrl-C -> exit 130."""
+    try:
+        code = main()
+    except DexterityError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        sys.exit(130)
+    sys.exit(code or 0)
+
+
+def set_storage(path: str | None) -> None:
+    if path:
+        os.environ["DEXTERITY_STORAGE"] = path

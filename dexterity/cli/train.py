@@ -1,0 +1,141 @@
+"""train.py: train an agent with PPO on any Gymnasium environment (alone, under mpirun or srun)."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from dexterity.cli.common import add_config_flags, config_changes, run_main, set_storage
+from dexterity.configs.hp_config import derive_config, get_preset, list_presets
+from dexterity.errors import ConfigError, DexterityError
+
+DEFAULT_ENV = "CartPole-v1"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="train.py", description="Train a policy with PPO on a Gymnasium environment.",
+        epilog="Flags override the preset (--pcon), which defaults to one suited to the env's action space.")
+    parser.add_argument("env", nargs="?", default=DEFAULT_ENV, help=f"Gymnasium env id (default {DEFAULT_ENV})")
+    parser.add_argument("--pcon", default=None, help=f"hyperparameter preset: {', '.join(list_presets())}")
+    parser.add_argument("--rcon", default=None, help="reward config of a hand task, e.g. manipulate.penalized_force")
+    parser.add_argument("--load-from", default=None, metavar="ID", help="resume the saved agent ID")
+    parser.add_argument("--preload", default=None, metavar="NAME",
+                        help="load a pretrained visual encoder (storage/pretrained/NAME) into the agent")
+    parser.add_argument("--export-file", default=None, metavar="PATH",
+                        help="after training, export the policy (TF SavedModel with normalisation built in)")
+    parser.add_argument("--no-monitor", action="store_true", help="write no experiment files for the monitor")
+    parser.add_argument("--plugin", action="append", default=[], metavar="MODULE",
+                        help="import MODULE first (registers custom envs, models, distributions, rewards)")
+    parser.add_argument("--env-kwargs", default=None, metavar="JSON", help="keyword arguments for gym.make, as JSON")
+    parser.add_argument("--storage", default=None, help="storage root (default: $DEXTERITY_STORAGE or ./storage)")
+    add_config_flags(parser)
+    return parser
+
+
+def auto_preset(env_id: str, env_kwargs: dict[str, Any], plugins: list[str]) -> str:
+    """A preset suited to the env: hand/manipulate for our tasks, mujoco, pendulum, discrete, continuous."""
+    import gymnasium as gym
+    from dexterity.envpool import make_env
+    env = make_env(env_id, env_kwargs, plugins)
+    try:
+        entry = str(getattr(env.spec, "entry_point", ""))
+        if "dexterity.environments" in entry:
+            return "manipulate" if "Manipulate" in env_id else "hand"
+        if "gymnasium.envs.mujoco" in entry:
+            return "mujoco"
+        if env_id.startswith("Pendulum"):
+            return "pendulum"
+        discrete = isinstance(env.action_space, (gym.spaces.Discrete, gym.spaces.MultiDiscrete))
+        return "discrete" if discrete else "continuous"
+    finally:
+        env.close()
+
+
+def _env_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {}
+    if args.env_kwargs:
+        try:
+            kwargs = json.loads(args.env_kwargs)
+        except json.JSONDecodeError as exc:
+            raise DexterityError(f"--env-kwargs is not valid JSON: {exc}") from None
+        if not isinstance(kwargs, dict):
+            raise DexterityError("--env-kwargs must be a JSON object")
+    if args.rcon:
+        kwargs["reward_config"] = args.rcon
+    return kwargs
+
+
+def _check_flags(args: argparse.Namespace, changes: dict[str, Any]) -> None:
+    if args.preload:
+        from dexterity.pretrained import check_pretrained  # raises a clear error when missing
+        check_pretrained(args.preload)
+    if args.load_from and (args.pcon or args.rcon or args.env_kwargs):
+        raise ConfigError("--load-from resumes a saved agent with its own preset, reward config and env; "
+                          "drop --pcon/--rcon/--env-kwargs")
+
+
+def make_agent(args: argparse.Namespace, comm: Any) -> Any:
+    """Build a new agent from the flags, or resume one with --load-from."""
+    from dexterity.agent.ppo import PPOAgent
+    from dexterity.envpool import import_plugins
+    changes = config_changes(args)
+    import_plugins(args.plugin)
+    if args.load_from:
+        return PPOAgent.resume(args.load_from, changes, comm=comm, write_experiment=not args.no_monitor)
+    env_kwargs = _env_kwargs(args)
+    preset = args.pcon or auto_preset(args.env, env_kwargs, args.plugin)
+    config = derive_config(get_preset(preset), changes)
+    if "tbptt" in changes and config["model"] == "ffn":
+        raise ConfigError("--tbptt needs a recurrent model (--model rnn, lstm or gru), not ffn")
+    return PPOAgent(args.env, config, comm=comm, env_kwargs=env_kwargs, plugins=args.plugin, preset=preset,
+                    write_experiment=not args.no_monitor)
+
+
+def _header(agent: Any) -> str:
+    c = agent.config
+    dist = type(agent.policy.distribution).name
+    return (f"agent {agent.agent_id} | {agent.env_id} | preset {agent.preset} | {c['architecture']}/{c['model']}"
+            f"{'/shared' if c['shared'] else ''} | {dist} | {c['workers']} envs x {c['horizon']} steps"
+            f"{f' on {agent.comm.size} ranks' if agent.comm.size > 1 else ''} | seed {c['seed']}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    set_storage(args.storage)
+    changes = config_changes(args)
+    _check_flags(args, changes)
+    from dexterity import tf_setup
+    from dexterity.distributed import make_comm
+    comm = make_comm()
+    tf = tf_setup.tensorflow(cpu=bool(changes.get("cpu")))
+    if changes.get("debug"):
+        tf.config.run_functions_eagerly(True)
+    agent = make_agent(args, comm)
+    try:
+        if args.preload:
+            from dexterity.pretrained import preload_encoder
+            preload_encoder(agent.policy.model, args.preload)
+        if comm.is_root:
+            print(_header(agent), flush=True)
+        agent.drill()
+        if args.export_file and comm.is_root:
+            from dexterity.agent.export import export_policy
+            export_policy(agent.brain, args.export_file)
+            print(f"exported the policy to {args.export_file}")
+        if comm.is_root:
+            best = agent.best_return
+            print(f"done: agent {agent.agent_id} at cycle {agent.iteration}, {agent.frames} frames, "
+                  f"best mean return {best:.2f}" + ("" if agent.log is None else f"; files in {agent.log.dir}"))
+    finally:
+        agent.close()
+    return 0
+
+
+def cli() -> None:
+    run_main(lambda: main(sys.argv[1:]))
+
+
+if __name__ == "__main__":
+    cli()

@@ -1,0 +1,168 @@
+"""The model contract and the architecture registry.
+
+A model maps one time step of observations and a recurrent state to policy parameters, a value
+and the next state:
+
+    params [B, P], value [B], new_state = model.step(obs: dict[name, [B, *shape]], state)
+
+`state` is a list of [B, units] tensors (empty for feed-forward models) created by
+`initial_state(B)`; the agent zeroes it where episodes start, so models never see resets. For
+truncated backpropagation through time the agent unrolls `step` over sequences of `tbptt`
+steps. `variables` must list every weight (they are what is saved and averaged across ranks).
+
+Register a builder with `@register_architecture("name")`; it is called as
+`builder(senses, distribution, model_type, shared, config) -> BaseModel` and selected with
+`train.py --architecture name`.
+"""
+from __future__ import annotations
+
+import abc
+from typing import Any, Callable
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from dexterity.errors import ConfigError
+from dexterity.spaces import ASYMMETRIC_KEY, Sense
+
+Builder = Callable[..., "BaseModel"]
+_ARCHITECTURES: dict[str, Builder] = {}
+RECURRENT_TYPES = ("rnn", "lstm", "gru")
+
+
+class BaseModel(abc.ABC):
+    """Policy and value network; subclasses create keras layers in __init__ and implement step."""
+
+    recurrent: bool = False
+
+    def __init__(self, senses: list[Sense], distribution: Any):
+        self.senses = senses
+        self.distribution = distribution
+
+    @abc.abstractmethod
+    def step(self, obs: dict[str, tf.Tensor], state: list[tf.Tensor]
+             ) -> tuple[tf.Tensor, tf.Tensor, list[tf.Tensor]]:
+        """One time step: obs [B, *shape] per sense -> (params [B, P], value [B], new state)."""
+
+    def state_sizes(self) -> list[int]:
+        """Widths of the recurrent state tensors (empty for feed-forward models)."""
+        return []
+
+    def initial_state(self, batch: int) -> list[tf.Tensor]:
+        return [tf.zeros((batch, size), tf.float32) for size in self.state_sizes()]
+
+    @property
+    @abc.abstractmethod
+    def layers(self) -> list[keras.layers.Layer]:
+        """Every keras layer of the model, in a fixed order."""
+
+    @property
+    def variables(self) -> list[Any]:
+        seen, out = set(), []
+        for layer in self.layers:
+            for v in layer.weights:
+                if id(v) not in seen:
+                    seen.add(id(v))
+                    out.append(v)
+        return out
+
+    @property
+    def trainable_variables(self) -> list[Any]:
+        return [v for v in self.variables if v.trainable]
+
+    def build(self) -> None:
+        """Create every weight by running one step on zeros."""
+        obs = {s.name: tf.zeros((1, *s.shape), tf.float32) for s in self.senses}
+        self.step(obs, self.initial_state(1))
+
+    def get_weights(self) -> list[np.ndarray]:
+        return [np.array(v.numpy()) for v in self.variables]
+
+    def set_weights(self, weights: list[np.ndarray]) -> None:
+        variables = self.variables
+        if len(weights) != len(variables):
+            raise ValueError(f"expected {len(variables)} weight arrays, got {len(weights)}")
+        for v, w in zip(variables, weights):
+            if tuple(v.shape) != tuple(w.shape):
+                raise ValueError(f"weight {v.path}: expected shape {tuple(v.shape)}, got {tuple(w.shape)}")
+            v.assign(w)
+
+
+def register_architecture(name: str) -> Callable[[Builder], Builder]:
+    """Decorator: make a model builder selectable with `--architecture name`."""
+    def decorate(builder: Builder) -> Builder:
+        _ARCHITECTURES[name] = builder
+        return builder
+    return decorate
+
+
+def list_architectures() -> list[str]:
+    return sorted(_ARCHITECTURES)
+
+
+def build_model(config: dict[str, Any], senses: list[Sense], distribution: Any) -> BaseModel:
+    """Build (and initialise the weights of) the model the config names."""
+    name = config["architecture"]
+    if name not in _ARCHITECTURES:
+        raise ConfigError(f"unknown architecture '{name}'; known: {', '.join(list_architectures())}")
+    model = _ARCHITECTURES[name](senses, distribution, config["model"], config["shared"], config)
+    if not isinstance(model, BaseModel):
+        raise ConfigError(f"architecture '{name}': builder returned {type(model).__name__}, not a BaseModel")
+    model.build()
+    return model
+
+
+# ---- building blocks -------------------------------------------------------------------------
+
+def dense(units: int, name: str, gain: float = float(np.sqrt(2)), activation: str | None = "tanh"
+          ) -> keras.layers.Dense:
+    """Dense layer with orthogonal kernel init (gain) and zero bias."""
+    return keras.layers.Dense(units, activation=activation, name=name,
+                              kernel_initializer=keras.initializers.Orthogonal(gain),
+                              bias_initializer="zeros")
+
+
+def recurrent_cell(model_type: str, units: int, name: str) -> keras.layers.Layer:
+    """A keras RNN cell: rnn (tanh), lstm or gru, orthogonal init."""
+    kwargs = dict(kernel_initializer=keras.initializers.Orthogonal(1.0),
+                  recurrent_initializer=keras.initializers.Orthogonal(1.0), name=name)
+    if model_type == "rnn":
+        return keras.layers.SimpleRNNCell(units, **kwargs)
+    if model_type == "lstm":
+        return keras.layers.LSTMCell(units, **kwargs)
+    if model_type == "gru":
+        return keras.layers.GRUCell(units, reset_after=True, **kwargs)
+    raise ConfigError(f"unknown model type '{model_type}'; use ffn, rnn, lstm or gru")
+
+
+def cell_state_sizes(model_type: str, units: int) -> list[int]:
+    return [units, units] if model_type == "lstm" else [units]
+
+
+class VisualEncoder:
+    """Small CNN for [B, H, W, C] images in [0, 1] -> [B, features]; the part pretrain.py trains."""
+
+    def __init__(self, name: str = "visual_encoder", features: int = 256):
+        init = keras.initializers.Orthogonal(float(np.sqrt(2)))
+        self.layers = [
+            keras.layers.Conv2D(32, 8, strides=4, activation="relu", kernel_initializer=init, name=f"{name}_conv1"),
+            keras.layers.Conv2D(64, 4, strides=2, activation="relu", kernel_initializer=init, name=f"{name}_conv2"),
+            keras.layers.Conv2D(64, 3, strides=1, activation="relu", kernel_initializer=init, name=f"{name}_conv3"),
+            keras.layers.Flatten(name=f"{name}_flatten"),
+            keras.layers.Dense(features, activation="relu", kernel_initializer=init, name=f"{name}_dense"),
+        ]
+
+    def __call__(self, images: tf.Tensor) -> tf.Tensor:
+        x = images
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+
+def split_senses(senses: list[Sense]) -> tuple[list[Sense], list[Sense], list[Sense]]:
+    """(vector senses the policy reads, image senses, asymmetric senses only the value reads)."""
+    vectors = [s for s in senses if not s.is_image and s.name != ASYMMETRIC_KEY]
+    images = [s for s in senses if s.is_image]
+    asymmetric = [s for s in senses if s.name == ASYMMETRIC_KEY]
+    return vectors, images, asymmetric

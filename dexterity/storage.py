@@ -1,0 +1,181 @@
+"""Where things are stored and how they are written: agent ids, paths, atomic files, experiment logs.
+
+The format is documented in docs/storage.md; the monitor reads it without importing dexterity.
+TensorFlow-free.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import os
+import re
+import secrets
+import shutil
+import socket
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+from dexterity.errors import AgentNotFoundError
+
+AGENT_ID_PATTERN = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_.-]*$")
+
+
+def storage_root() -> Path:
+    """`DEXTERITY_STORAGE` if set, else ./storage."""
+    return Path(os.environ.get("DEXTERITY_STORAGE", "storage"))
+
+
+def models_dir(agent_id: str) -> Path:
+    return storage_root() / "saved_models" / agent_id
+
+
+def experiment_dir(agent_id: str) -> Path:
+    return storage_root() / "experiments" / agent_id
+
+
+def utc_now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def new_agent_id() -> str:
+    """`YYYYmmdd-HHMMSS-xxxx`: creation time (UTC) and 4 random hex digits."""
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
+    return f"{stamp}-{secrets.token_hex(2)}"
+
+
+def check_agent_id(agent_id: str) -> str:
+    if not AGENT_ID_PATTERN.match(agent_id) or ".." in agent_id:
+        raise AgentNotFoundError(f"'{agent_id}' is not a valid agent id")
+    return agent_id
+
+
+def list_agents() -> list[str]:
+    """Ids of every saved agent (with at least one checkpoint), oldest first."""
+    root = storage_root() / "saved_models"
+    if not root.is_dir():
+        return []
+    agents = [p for p in root.iterdir() if p.is_dir() and AGENT_ID_PATTERN.match(p.name)
+              and any((p / name / "agent.json").is_file() for name in ("last", "best"))]
+    return [p.name for p in sorted(agents, key=lambda p: ((p / "last").stat().st_mtime
+                                                          if (p / "last").exists() else 0.0, p.name))]
+
+
+def resolve_agent_id(agent_id: str | None) -> str:
+    """The given id, checked to exist; None means the most recently saved agent."""
+    if agent_id is None:
+        agents = list_agents()
+        if not agents:
+            raise AgentNotFoundError(f"no saved agents in {storage_root() / 'saved_models'}")
+        return agents[-1]
+    check_agent_id(agent_id)
+    if not models_dir(agent_id).is_dir():
+        raise AgentNotFoundError(f"no saved agent '{agent_id}' in {storage_root() / 'saved_models'}")
+    return agent_id
+
+
+def _clean(obj: Any) -> Any:
+    """JSON-safe copy: non-finite floats become None, numpy scalars become Python numbers."""
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if hasattr(obj, "item") and callable(obj.item) and getattr(obj, "ndim", 1) == 0:
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Call write(tmp_path) then rename tmp_path over path (same folder, so the rename is atomic)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, obj: Any) -> None:
+    atomic_write(path, lambda tmp: tmp.write_text(json.dumps(_clean(obj), indent=1)))
+
+
+def read_json(path: Path, what: str) -> Any:
+    """Read a JSON file; a missing or corrupt file raises AgentNotFoundError naming `what`."""
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise AgentNotFoundError(f"{what}: {path} is missing") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise AgentNotFoundError(f"{what}: {path} is corrupt ({exc})") from None
+
+
+def write_folder_atomically(target: Path, fill: Callable[[Path], None]) -> None:
+    """Fill a fresh temporary folder, then swap it in for `target` (a crash leaves the old one)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.parent / f".{target.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        fill(tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    old = target.parent / f".{target.name}.old-{os.getpid()}"
+    if target.exists():
+        os.replace(target, old)
+    os.replace(tmp, target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+class ExperimentLog:
+    """meta.json and progress.jsonl of one experiment (written by rank 0 only)."""
+
+    def __init__(self, agent_id: str):
+        self.dir = experiment_dir(agent_id)
+        self.meta_path = self.dir / "meta.json"
+        self.progress_path = self.dir / "progress.jsonl"
+
+    def read_meta(self) -> dict[str, Any]:
+        return read_json(self.meta_path, "experiment meta") if self.meta_path.exists() else {}
+
+    def write_meta(self, meta: dict[str, Any]) -> None:
+        write_json(self.meta_path, {**meta, "updated": utc_now(), "host": meta.get("host", socket.gethostname())})
+
+    def update_meta(self, **changes: Any) -> None:
+        meta = self.read_meta()
+        meta.update(changes)
+        self.write_meta(meta)
+
+    def append_progress(self, record: dict[str, Any]) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        line = json.dumps({k: v for k, v in _clean(record).items() if v is not None})
+        with open(self.progress_path, "a") as f:
+            f.write(line + "\n")
+
+    def read_progress(self) -> list[dict[str, Any]]:
+        """Every complete record (a half-written last line is skipped)."""
+        if not self.progress_path.exists():
+            return []
+        records = []
+        for line in self.progress_path.read_text().splitlines():
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+        return records
+
+    def truncate_progress(self, iteration: int) -> None:
+        """Drop records from `iteration` on (a resumed run rewrites cycles after its checkpoint)."""
+        kept = [r for r in self.read_progress() if r.get("iteration", 0) < iteration]
+        atomic_write(self.progress_path, lambda tmp: tmp.write_text("".join(json.dumps(r) + "\n" for r in kept)))
+
+    def append_evaluation(self, record: dict[str, Any]) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        with open(self.dir / "evaluations.jsonl", "a") as f:
+            f.write(json.dumps(_clean(record)) + "\n")

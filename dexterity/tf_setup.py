@@ -1,0 +1,31 @@
+"""Import TensorFlow with dexterity's settings (quiet logs, CPU forcing, determinism, GPU memory growth).
+
+Import TensorFlow through `tf_setup.tensorflow()` in code that trains; never in environment code.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+_configured = False
+
+
+def tensorflow(cpu: bool = False, deterministic: bool = True) -> Any:
+    """The configured `tensorflow` module. `cpu` hides GPUs (must come before the first TF import)."""
+    global _configured
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    if cpu:
+        os.environ["CUDA_VISIBLE_DEVICES"] = "-1"
+    import tensorflow as tf
+    if not _configured:
+        _configured = True
+        for gpu in tf.config.list_physical_devices("GPU"):
+            try:
+                tf.config.experimental.set_memory_growth(gpu, True)
+            except RuntimeError:
+                pass
+        if deterministic:
+            tf.config.experimental.enable_op_determinism()
+    return tf

@@ -15,6 +15,7 @@ REACH_IDS = ["ReachAbsolute-v0", "ReachRelative-v0", "FreeReach-v0", "FreeReachF
              "FreeReachRF-v0", "FreeReachLF-v0"]
 MANIPULATE_IDS = ["ManipulateBlock-v0", "ManipulateBlockDiscrete-v0", "ManipulateBlockVisual-v0"]
 ALL_IDS = REACH_IDS + MANIPULATE_IDS
+pytestmark = pytest.mark.filterwarnings("ignore:.*Box observation space m.* infinity")
 
 
 def test_registration_is_complete_and_idempotent():
@@ -106,3 +107,61 @@ def test_render_rgb_frame_in_tf_free_process(env_id):
                             text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().endswith("ok")
+
+
+def _manipulate(**kwargs):
+    env = gym.make("ManipulateBlock-v0", **kwargs)
+    env.reset(seed=0)
+    return env, env.unwrapped
+
+
+def test_manipulate_drop_terminates_with_penalty():
+    env, u = _manipulate()
+    u.data.qpos[u._obj_q + 2] = 0.05  # below the palm: the block has fallen
+    _, reward, terminated, truncated, info = env.step(np.zeros(20, np.float32))
+    assert terminated and not truncated
+    assert reward < -15.0  # drop penalty 20 dominates
+    assert info["consecutive_goals_reached"] == 0
+
+
+def test_manipulate_fifty_goals_terminate():
+    env, u = _manipulate()
+    for step in range(50):
+        u.goal = u.object_quaternion().copy()  # the block already is in the goal orientation
+        _, reward, terminated, truncated, info = env.step(np.zeros(20, np.float32))
+        assert info["is_success"] == 1.0 and reward > 4.0
+        assert info["consecutive_goals_reached"] == step + 1
+        assert terminated == (step == 49) and not truncated
+    assert u.state_info()["consecutive_goals"] == 50
+
+
+def test_manipulate_goal_timeout_truncates():
+    env, u = _manipulate()
+    flipped = np.array([0.0, 1.0, 0.0, 0.0])  # half a turn about x from the identity
+    for step in range(100):
+        u.goal = flipped.copy()
+        _, _, terminated, truncated, info = env.step(np.zeros(20, np.float32))
+        assert not terminated and info["is_success"] == 0.0
+        assert truncated == (step == 99)
+
+
+def test_discrete_actions_map_to_control_range():
+    env = gym.make("ManipulateBlockDiscrete-v0")
+    u = env.unwrapped
+    assert env.action_space.nvec.tolist() == [11] * 20
+    env.reset(seed=0)
+    env.step(np.full(20, 10))
+    np.testing.assert_allclose(u.data.ctrl, u.model.actuator_ctrlrange[:, 1])
+    env.step(np.zeros(20, np.int64))
+    np.testing.assert_allclose(u.data.ctrl, u.model.actuator_ctrlrange[:, 0])
+
+
+def test_visual_observation_is_an_image():
+    env = gym.make("ManipulateBlockVisual-v0", vision_size=32)
+    obs, _ = env.reset(seed=0)
+    assert obs["vision"].shape == (32, 32, 3) and obs["vision"].dtype == np.uint8
+    assert obs["vision"].std() > 0
+    assert obs["asymmetric"].shape == (32,)
+    info = env.unwrapped.state_info()
+    assert set(info) >= {"joint_angles", "fingertip_positions", "object_position", "object_quaternion", "goal", "touch"}
+    env.close()

@@ -1,0 +1,85 @@
+"""dexterity monitor: a small Flask app to follow and compare experiments in a storage folder.
+
+It reads the files described in ``docs/storage.md`` and nothing else; it never imports
+TensorFlow (nor dexterity, which does). Plots are drawn by plotly.js, served from the
+installed ``plotly`` Python package so that the pages work without internet.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import threading
+from importlib import metadata
+from pathlib import Path
+
+from flask import Flask, Response, request
+
+from .storage import Storage
+
+__all__ = ["create_app"]
+
+_plotly_lock = threading.Lock()
+_plotly_cache: dict[str, bytes] = {}
+
+
+def plotly_version() -> str:
+    """Version of the installed plotly package (part of the script URL, for cache busting)."""
+    try:
+        return metadata.version("plotly")
+    except metadata.PackageNotFoundError:  # pragma: no cover
+        return "0"
+
+
+def _plotly_bytes(compressed: bool) -> bytes:
+    """plotly.min.js from the plotly package (gzip-compressed once on demand), cached."""
+    key = "gz" if compressed else "raw"
+    with _plotly_lock:
+        if key not in _plotly_cache:
+            if "raw" not in _plotly_cache:
+                from plotly.offline import get_plotlyjs
+                _plotly_cache["raw"] = get_plotlyjs().encode("utf-8")
+            if compressed:
+                _plotly_cache["gz"] = gzip.compress(_plotly_cache["raw"], compresslevel=6, mtime=0)
+        return _plotly_cache[key]
+
+
+def plotly_js() -> Response:
+    """Serve plotly.js with long-lived caching headers (the URL carries the version)."""
+    gz = "gzip" in request.headers.get("Accept-Encoding", "")
+    body = _plotly_bytes(gz)
+    etag = hashlib.sha1(plotly_version().encode()).hexdigest()[:16]
+    if request.if_none_match.contains(etag):
+        response = Response(status=304)
+    else:
+        response = Response(body, mimetype="application/javascript")
+        if gz:
+            response.headers["Content-Encoding"] = "gzip"
+    response.set_etag(etag)
+    response.headers["Vary"] = "Accept-Encoding"
+    response.headers["Cache-Control"] = "public, max-age=604800, immutable"
+    return response
+
+
+def create_app(storage_root: Path | str) -> Flask:
+    """The monitor app reading ``storage_root`` (the folder holding ``experiments/``)."""
+    from .views import bp
+
+    app = Flask(__name__)
+    app.extensions["dexterity_storage"] = Storage(storage_root)
+    app.config["JSON_SORT_KEYS"] = False
+    app.json.sort_keys = False
+    app.register_blueprint(bp)
+    app.add_url_rule("/vendor/plotly.min.js", "plotly_js", plotly_js)
+
+    @app.context_processor
+    def globals_for_templates() -> dict:
+        return {"plotly_version": plotly_version(), "storage_root": str(Path(storage_root))}
+
+    @app.after_request
+    def security_headers(response: Response) -> Response:
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+    return app

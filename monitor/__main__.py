@@ -1,0 +1,43 @@
+"""Command line: ``python -m monitor --storage DIR --host 127.0.0.1 --port 5000``."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from . import create_app
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse the command line."""
+    parser = argparse.ArgumentParser(
+        prog="dexterity-monitor",
+        description="Follow and compare dexterity experiments in a web browser.")
+    parser.add_argument("--storage", default=os.environ.get("DEXTERITY_STORAGE", "./storage"),
+                        help="storage root holding experiments/ (default: $DEXTERITY_STORAGE "
+                             "or ./storage)")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="interface to listen on (default 127.0.0.1: this machine only; "
+                             "use an SSH tunnel to look from elsewhere)")
+    parser.add_argument("--port", type=int, default=5000, help="port (default 5000)")
+    parser.add_argument("--debug", action="store_true",
+                        help="Flask debug mode (never on a shared machine: it allows code execution)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Start the monitor's web server (Flask's threaded server)."""
+    args = parse_args(argv)
+    root = Path(args.storage)
+    if not (root / "experiments").is_dir():
+        print(f"[monitor] note: {root.resolve()}/experiments does not exist (yet); "
+              "the overview stays empty until a run writes there", file=sys.stderr)
+    app = create_app(root)
+    print(f"[monitor] storage {root.resolve()} -> http://{args.host}:{args.port}/", file=sys.stderr)
+    app.run(host=args.host, port=args.port, debug=args.debug, threaded=True, use_reloader=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

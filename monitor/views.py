@@ -171,6 +171,7 @@ def bookmark(agent_id: str) -> Response:
 @bp.route("/experiment/<agent_id>/delete", methods=["POST"])
 def delete(agent_id: str) -> Response:
     """Delete an experiment and its saved models (the page asks for confirmation first)."""
+    _experiment_or_404(agent_id)
     if request.form.get("confirm") != agent_id:
         abort(400, "confirm must repeat the experiment id")
     if not storage().delete(agent_id):

@@ -1,0 +1,349 @@
+"""Flask test-client tests of the monitor: every route, corrupt files, traversal, bookmark, delete."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from fake_storage import make_benchmark, make_experiment, write_progress
+from monitor import create_app
+from monitor.__main__ import parse_args
+from monitor.files import parse_lines
+from monitor.series import aggregate
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    """A storage root with two configs (one of them with two seeds) and a benchmark."""
+    r = tmp_path / "store"
+    reward = {"name": "manipulate.default", "values": {"success": 5.0}}
+    make_experiment(r, "exp-a", cycles=40, seed=0, gifs=2, evaluations=2, eval_every=10,
+                    resumed_at=(0, 20), reward_config=reward)
+    make_experiment(r, "exp-b", index=1, cycles=30, seed=1, reward_config=reward)
+    make_experiment(r, "exp-c", index=2, cycles=35, seed=0, config={"lr": 1e-3})
+    make_benchmark(r, cycles=10)
+    return r
+
+
+@pytest.fixture
+def client(root: Path):
+    """A test client of the monitor on ``root``."""
+    return create_app(root).test_client()
+
+
+def strict_json(data: bytes):
+    """Parse JSON the way browsers do (NaN/Infinity are errors)."""
+    def refuse(name: str):
+        raise ValueError(f"non-standard JSON constant {name}")
+    return json.loads(data, parse_constant=refuse)
+
+
+def page_data(html: bytes) -> dict:
+    """The JSON embedded in a page's ``<script id="data">``."""
+    text = html.decode()
+    start = text.index('<script id="data" type="application/json">') + len('<script id="data" type="application/json">')
+    return strict_json(text[start:text.index("</script>", start)].encode())
+
+
+def test_overview_lists_every_experiment(client) -> None:
+    res = client.get("/")
+    assert res.status_code == 200
+    html = res.get_data(as_text=True)
+    for agent_id in ("exp-a", "exp-b", "exp-c"):
+        assert f'data-id="{agent_id}"' in html
+    assert "CartPole-v1" in html and "manipulate.default" in html and "simple / ffn / gaussian" in html
+    rows = {r["id"]: r for r in strict_json(client.get("/api/experiments").data)}
+    assert rows["exp-a"]["iterations"] == 40 and rows["exp-a"]["frames"] == 40 * 2048
+    assert rows["exp-a"]["best"] >= rows["exp-a"]["last"] > 0
+    assert rows["exp-a"]["status"] == "finished" and rows["exp-a"]["errors"] == []
+
+
+def test_overview_of_empty_or_missing_storage(tmp_path: Path) -> None:
+    res = create_app(tmp_path / "nothing").test_client().get("/")
+    assert res.status_code == 200 and b"No experiments" in res.data
+
+
+def test_running_and_stalled(root: Path, client) -> None:
+    make_experiment(root, "live", cycles=5, status="running")
+    make_experiment(root, "dead", cycles=5, status="running")
+    old = time.time() - 3600
+    os.utime(root / "experiments" / "dead" / "progress.jsonl", (old, old))
+    rows = {r["id"]: r for r in client.get("/api/experiments").get_json()}
+    assert rows["live"]["status"] == "running" and rows["live"]["running"]
+    assert rows["dead"]["status"] == "stalled" and not rows["dead"]["running"]
+
+
+def test_experiment_page(client) -> None:
+    res = client.get("/experiment/exp-a")
+    assert res.status_code == 200
+    html = res.get_data(as_text=True)
+    assert "manipulate.default" in html and "minibatch_size" in html
+    assert "/experiment/exp-a/gifs/" in html and "Evaluations" in html
+    data = page_data(res.data)
+    assert data["count"] == 40 and len(data["columns"]["rollout/return_mean"]) == 40
+    assert data["threshold"] == 475.0 and data["resumed_at"] == [0, 20]
+    assert {p["id"] for p in data["panels"]} >= {"return", "loss", "kl", "lr", "norm", "speed", "memory"}
+    assert "rollout/success_rate" not in data["columns"]  # absent keys are not sent
+    assert 'src="/vendor/plotly.min.js' in html and "cdn" not in html.lower()
+
+
+def test_gif_route(client, root: Path) -> None:
+    name = sorted(os.listdir(root / "experiments" / "exp-a" / "gifs"))[0]
+    res = client.get(f"/experiment/exp-a/gifs/{name}")
+    assert res.status_code == 200 and res.mimetype == "image/gif" and res.data[:3] == b"GIF"
+    for bad in ("../meta.json", "..%2fmeta.json", "%2e%2e%2fmeta.json", "nope.gif", "meta.json"):
+        assert client.get(f"/experiment/exp-a/gifs/{bad}").status_code == 404, bad
+
+
+def test_progress_api_since_and_growth(client, root: Path) -> None:
+    res = strict_json(client.get("/api/experiment/exp-b/progress?since=25").data)
+    assert res["count"] == 30 and not res["reset"] and len(res["columns"]["iteration"]) == 5
+    path = root / "experiments" / "exp-b" / "progress.jsonl"
+    write_progress(path, 3, seed=1, start=30)
+    with open(path, "a") as f:
+        f.write('{"iteration": 33, "frames": 1, "time/wa')  # the trainer is writing this line
+    res = client.get("/api/experiment/exp-b/progress?since=30").get_json()
+    assert res["count"] == 33 and res["columns"]["iteration"] == [30, 31, 32]
+    with open(path, "a") as f:
+        f.write('ll": 70.0}\n')
+    res = client.get("/api/experiment/exp-b/progress?since=33").get_json()
+    assert res["count"] == 34 and res["columns"]["iteration"] == [33]
+    assert client.get("/api/experiment/exp-b/progress?since=999").get_json()["reset"]
+
+
+def test_file_rewritten_shorter_is_reread(client, root: Path) -> None:
+    client.get("/experiment/exp-b")
+    path = root / "experiments" / "exp-b" / "progress.jsonl"
+    path.write_text("")
+    write_progress(path, 4, seed=1)
+    assert client.get("/api/experiment/exp-b/progress").get_json()["count"] == 4
+    assert client.get("/api/experiments").get_json()[1]["iterations"] == 4
+
+
+def test_non_finite_values_never_reach_the_browser(client, root: Path) -> None:
+    with open(root / "experiments" / "exp-b" / "progress.jsonl", "a") as f:
+        f.write('{"iteration": 30, "frames": 5, "time/wall": 1.0, "rollout/return_mean": NaN, '
+                '"train/entropy": Infinity}\n')
+    strict_json(client.get("/api/experiment/exp-b/progress?since=29").data)
+    strict_json(client.get("/api/experiments").data)
+    page_data(client.get("/experiment/exp-b").data)
+
+
+@pytest.mark.parametrize("content", ['{"env_id": "Cart', "", "[1, 2]", "\x00\xff garbage"])
+def test_corrupt_meta_is_a_message_not_a_500(client, root: Path, content: str) -> None:
+    (root / "experiments" / "exp-b" / "meta.json").write_text(content, encoding="latin-1")
+    res = client.get("/")
+    assert res.status_code == 200 and b"exp-c" in res.data
+    assert b"meta.json" in res.data
+    res = client.get("/experiment/exp-b")
+    assert res.status_code == 200 and b"meta.json" in res.data
+    assert client.get("/compare?ids=exp-b,exp-c").status_code == 200
+
+
+def test_corrupt_progress_lines(client, root: Path) -> None:
+    path = root / "experiments" / "exp-c" / "progress.jsonl"
+    lines = path.read_text().splitlines()
+    lines[3] = lines[3][:20]  # a broken line in the middle
+    path.write_text("\n".join(lines) + '\n{"iteration": 35, "fra')
+    res = client.get("/experiment/exp-c")
+    assert res.status_code == 200 and b"1 corrupt progress line" in res.data
+    assert page_data(res.data)["count"] == 34
+    row = [r for r in client.get("/api/experiments").get_json() if r["id"] == "exp-c"][0]
+    assert row["iterations"] == 35 and row["errors"]
+
+
+def test_empty_experiment_and_missing_files(client, root: Path) -> None:
+    (root / "experiments" / "empty").mkdir()
+    res = client.get("/")
+    assert res.status_code == 200 and b"empty" in res.data and b"no progress yet" in res.data
+    res = client.get("/experiment/empty")
+    assert res.status_code == 200 and b"No progress records yet" in res.data
+    assert client.get("/api/experiment/empty/progress").get_json()["count"] == 0
+    assert b"no returns yet" in client.get("/compare?ids=empty").data
+
+
+def test_progress_json_whole_file_is_read(client, root: Path) -> None:
+    exp = root / "experiments" / "exp-b"
+    records = [json.loads(line) for line in (exp / "progress.jsonl").read_text().splitlines()]
+    (exp / "progress.jsonl").unlink()
+    (exp / "progress.json").write_text(json.dumps(records[:12]))
+    assert page_data(client.get("/experiment/exp-b").data)["count"] == 12
+    row = [r for r in client.get("/api/experiments").get_json() if r["id"] == "exp-b"][0]
+    assert row["iterations"] == 12
+
+
+TRAVERSALS = ["..", "%2e%2e", "%2E%2E", ".", "..%2f..%2fetc", "%2fetc%2fpasswd", "/etc/passwd",
+              "..%5c..", "exp-a%00", "exp a", "outside", "nope"]
+
+
+@pytest.mark.parametrize("bad", TRAVERSALS)
+def test_traversal_and_unknown_ids_are_404(client, root: Path, bad: str) -> None:
+    secret = root.parent / "outside"
+    secret.mkdir(exist_ok=True)
+    (secret / "meta.json").write_text('{"env_id": "SECRET"}')
+    link = root / "experiments" / "outside"
+    if not link.exists():
+        link.symlink_to(secret)
+    for url in (f"/experiment/{bad}", f"/api/experiment/{bad}/progress",
+                f"/experiment/{bad}/gifs/0.gif"):
+        res = client.get(url)
+        assert res.status_code == 404, url
+        assert b"SECRET" not in res.data
+    for url in (f"/experiment/{bad}/bookmark", f"/experiment/{bad}/delete"):
+        assert client.post(url, data={"confirm": bad}).status_code in (404, 405), url
+    assert (secret / "meta.json").exists() and not (secret / "bookmark").exists()
+    assert b"SECRET" not in client.get("/").data
+
+
+def test_bookmark_toggle(client, root: Path) -> None:
+    marker = root / "experiments" / "exp-a" / "bookmark"
+    res = client.post("/experiment/exp-a/bookmark", headers={"X-Requested-With": "fetch"})
+    assert res.get_json() == {"id": "exp-a", "bookmarked": True} and marker.exists()
+    assert 'data-bookmarked="1"' in client.get("/").get_data(as_text=True)
+    res = client.post("/experiment/exp-a/bookmark")  # plain form post: back to the page
+    assert res.status_code == 302 and not marker.exists()
+    assert client.get("/experiment/exp-a/bookmark").status_code == 405
+
+
+def test_cross_site_posts_are_refused(client, root: Path) -> None:
+    res = client.post("/experiment/exp-a/delete", data={"confirm": "exp-a"},
+                      headers={"Origin": "http://evil.example"})
+    assert res.status_code == 403 and (root / "experiments" / "exp-a").exists()
+    res = client.post("/experiment/exp-a/bookmark", headers={"Sec-Fetch-Site": "cross-site"})
+    assert res.status_code == 403
+
+
+def test_delete_needs_confirmation_and_removes_models(client, root: Path) -> None:
+    assert (root / "saved_models" / "exp-a" / "best" / "agent.json").exists()
+    assert client.post("/experiment/exp-a/delete").status_code == 400
+    assert client.get("/experiment/exp-a/delete").status_code == 405
+    res = client.post("/experiment/exp-a/delete", data={"confirm": "exp-a"},
+                      headers={"Origin": "http://localhost"})
+    assert res.status_code == 302
+    assert not (root / "experiments" / "exp-a").exists()
+    assert not (root / "saved_models" / "exp-a").exists()
+    assert (root / "experiments" / "exp-b").exists()
+    assert client.get("/experiment/exp-a").status_code == 404
+    assert b'data-id="exp-a"' not in client.get("/").data
+
+
+def test_delete_does_not_follow_symlinked_models(client, root: Path) -> None:
+    elsewhere = root.parent / "precious"
+    (elsewhere / "best").mkdir(parents=True)
+    models = root / "saved_models" / "exp-b"
+    import shutil
+    shutil.rmtree(models)
+    models.symlink_to(elsewhere)
+    client.post("/experiment/exp-b/delete", data={"confirm": "exp-b"})
+    assert not models.is_symlink() and (elsewhere / "best").is_dir()
+
+
+def test_compare_groups_by_config(client) -> None:
+    res = client.get("/compare?ids=exp-a,exp-b,exp-c,nope")
+    assert res.status_code == 200 and b"nope: no such experiment" in res.data
+    groups = page_data(res.data)["groups"]
+    assert len(groups) == 2
+    by_runs = {tuple(sorted(r["id"] for r in g["runs"])): g for g in groups}
+    pair = by_runs[("exp-a", "exp-b")]
+    assert "lr=0.0003" in pair["label"]
+    agg = pair["agg"]["iteration"]
+    assert agg["x"][0] == 0 and agg["x"][-1] == 29  # the range both seeds cover
+    assert all(lo <= m <= hi for lo, m, hi in zip(agg["low"], agg["mean"], agg["high"]))
+    assert pair["agg"]["frames"] and pair["agg"]["time/wall"]
+    assert by_runs[("exp-c",)]["agg"]["iteration"] is None  # one run: no spread
+    assert client.get("/compare").status_code == 200
+
+
+def test_benchmarks_page(client, root: Path) -> None:
+    res = client.get("/benchmarks")
+    assert res.status_code == 200 and b"cartpole-lr" in res.data and b"95% CI" in res.data
+    data = page_data(res.data)
+    assert [c["name"] for c in data[0]["configs"]] == ["lr3e-4", "lr1e-3"]
+    assert len(data[0]["configs"][0]["mean"]) == 10
+    (root / "benchmarks" / "broken.json").write_text('{"name": "bro')
+    (root / "benchmarks" / "odd.json").write_text('{"configs": {"x": {"mean": "no"}}}')
+    res = client.get("/benchmarks")
+    assert res.status_code == 200 and b"broken.json" in res.data and b"no mean curve" in res.data
+
+
+def test_plotly_served_offline_with_caching(client) -> None:
+    res = client.get("/vendor/plotly.min.js")
+    assert res.status_code == 200 and res.mimetype == "application/javascript"
+    assert b"plotly" in res.data[:400].lower() and len(res.data) > 1_000_000
+    assert "max-age" in res.headers["Cache-Control"]
+    etag = res.headers["ETag"]
+    assert client.get("/vendor/plotly.min.js", headers={"If-None-Match": etag}).status_code == 304
+    gz = client.get("/vendor/plotly.min.js", headers={"Accept-Encoding": "gzip"})
+    assert gz.headers["Content-Encoding"] == "gzip" and len(gz.data) < len(res.data) / 2
+
+
+def test_static_files_and_no_external_urls(client) -> None:
+    for name in ("style.css", "common.js", "overview.js", "experiment.js", "compare.js", "benchmarks.js"):
+        res = client.get(f"/static/{name}")
+        assert res.status_code == 200 and b"http" not in res.data, name
+    for url in ("/", "/experiment/exp-a", "/compare?ids=exp-a", "/benchmarks"):
+        html = client.get(url).get_data(as_text=True)
+        assert "https://" not in html and "http://" not in html, url
+
+
+def test_overview_best_from_checkpoint_on_cold_start(root: Path, monkeypatch) -> None:
+    import monitor.progress as progress
+    monkeypatch.setattr(progress, "FULL_READ_LIMIT", 1000)
+    monkeypatch.setattr(progress, "TAIL_BYTES", 3000)
+    info = root / "saved_models" / "exp-a" / "best" / "agent.json"
+    info.write_text(json.dumps({"best_return": 12345.0}))
+    client = create_app(root).test_client()
+    rows = {r["id"]: r for r in client.get("/api/experiments").get_json()}
+    assert rows["exp-a"]["best"] == 12345.0 and rows["exp-a"]["iterations"] == 40
+    assert rows["exp-a"]["reached"] is True
+    with open(root / "experiments" / "exp-a" / "progress.jsonl", "a") as f:
+        f.write(json.dumps({"iteration": 40, "frames": 1, "time/wall": 1.0,
+                            "rollout/return_mean": 99999.0}) + "\n")
+    rows = {r["id"]: r for r in client.get("/api/experiments").get_json()}
+    assert rows["exp-a"]["best"] == 99999.0 and rows["exp-a"]["last"] == 99999.0
+
+
+def test_parse_lines_keeps_partial_line() -> None:
+    records, used, bad = parse_lines(b'{"a": 1}\n{"a": 2}\n{"a"')
+    assert records == [{"a": 1}, {"a": 2}] and used == 18 and bad == 0
+    records, used, bad = parse_lines(b'{"a": 1}\nxx\n[1]\n{"a": 3}')
+    assert [r["a"] for r in records] == [1, 3] and used == 24 and bad == 2
+
+
+def test_aggregate_mean_and_spread() -> None:
+    runs = [{"iteration": [0, 1, 2, 3], "y": [0.0, 1.0, 2.0, 3.0]},
+            {"iteration": [0, 1, 2], "y": [2.0, 3.0, 4.0]}]
+    agg = aggregate(runs, "iteration")
+    assert agg["x"] == [0.0, 1.0, 2.0] and agg["mean"] == [1.0, 2.0, 3.0]
+    assert agg["low"] == [0.0, 1.0, 2.0] and agg["high"] == [2.0, 3.0, 4.0]
+    assert aggregate(runs[:1], "iteration") is None
+
+
+def test_command_line_defaults(monkeypatch) -> None:
+    monkeypatch.setenv("DEXTERITY_STORAGE", "/data/store")
+    args = parse_args([])
+    assert (args.storage, args.host, args.port, args.debug) == ("/data/store", "127.0.0.1", 5000, False)
+    monkeypatch.delenv("DEXTERITY_STORAGE")
+    assert parse_args(["--port", "6006"]).storage == "./storage"
+
+
+def test_monitor_never_imports_tensorflow(root: Path) -> None:
+    code = (
+        "import sys\n"
+        "from monitor import create_app\n"
+        f"c = create_app({str(root)!r}).test_client()\n"
+        "for u in ('/', '/experiment/exp-a', '/compare?ids=exp-a,exp-b', '/benchmarks',"
+        " '/vendor/plotly.min.js'):\n"
+        "    assert c.get(u).status_code == 200, u\n"
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'dexterity', 'keras')]\n"
+        "assert not bad, bad\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]

@@ -12,6 +12,7 @@ import argparse
 import importlib
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import traceback
@@ -150,24 +151,28 @@ def _serve(conn: Connection) -> None:
     while True:
         try:
             command, args = conn.recv()
-        except (EOFError, OSError):
+        except (EOFError, OSError, KeyboardInterrupt):
             return
         try:
             if command == "init":
                 group = EnvGroup(**args)
-                result: Any = group.describe()
+                reply: tuple = ("ok", group.describe())
             elif command == "close":
                 if group is not None:
                     group.close()
-                conn.send(("ok", None))
-                return
+                reply = ("ok", None)
             else:
-                result = getattr(group, command)(*args)
-            conn.send(("ok", result))
+                reply = ("ok", getattr(group, command)(*args))
         except DexterityError as exc:
-            conn.send(("user_error", str(exc)))
+            reply = ("user_error", str(exc))
         except Exception as exc:  # reported to the parent, which raises it
-            conn.send(("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"))
+            reply = ("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")
+        try:
+            conn.send(reply)
+        except (BrokenPipeError, ConnectionResetError, OSError):
+            return  # the parent is gone (it failed or was stopped): nothing left to serve
+        if command == "close":
+            return
 
 
 class ProcessEnvGroup:
@@ -238,6 +243,7 @@ class EnvPool:
         processes = 1 if sequential else max(1, min(processes, n_envs))
         splits = np.array_split(np.arange(index_offset, index_offset + n_envs), processes)
         self.n_envs = n_envs
+        self.index_offset = index_offset
         self._bounds = np.cumsum([0] + [len(split) for split in splits])
         self.groups: list[Any] = []
         self._listener = None
@@ -316,6 +322,7 @@ def _main() -> None:
     parser.add_argument("--address", required=True)
     parser.add_argument("--authkey", required=True)
     args = parser.parse_args()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it closes us
     conn = Client(args.address, family="AF_UNIX", authkey=bytes.fromhex(args.authkey))
     _serve(conn)
 

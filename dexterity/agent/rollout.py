@@ -108,22 +108,24 @@ class Gatherer:
 
 def run_episodes(pool: EnvPool, policy: Policy, state_norm: StateNormaliser, episodes: int,
                  deterministic: bool = False, max_steps: int = 1_000_000) -> list[dict[str, Any]]:
-    """Run whole episodes on a fresh reset of `pool` with frozen normalisers.
+    """Run exactly `episodes` whole episodes on a fresh reset of `pool` with frozen normalisers.
 
-    Every env runs ceil(episodes / n_envs) episodes (a fixed quota each, so short episodes are not
-    over-represented). Returns the episode records (return, length, success where reported).
+    Env i runs a fixed quota of episodes (episodes // N, one more for the first episodes % N envs),
+    so short episodes are not over-represented. Returns the episode records (return, length,
+    success where reported), ordered by env.
     """
-    quota = -(-max(episodes, 1) // pool.n_envs)
+    episodes = max(episodes, 1)
+    quota = [episodes // pool.n_envs + (i < episodes % pool.n_envs) for i in range(pool.n_envs)]
     raw = pool.reset()
     state = policy.initial_state(pool.n_envs)
     reset = np.ones(pool.n_envs, np.float32)
-    per_env: dict[int, list[dict[str, Any]]] = {}
+    per_env: list[list[dict[str, Any]]] = [[] for _ in range(pool.n_envs)]
     for _ in range(max_steps):
         actions, _, _, state = policy.act(state_norm.transform(raw), state, reset, deterministic)
         result = pool.step(policy.distribution.to_env(actions))
         for record in result["episodes"]:
-            per_env.setdefault(record["env"], []).append(record)
+            per_env[record["env"] - pool.index_offset].append(record)
         raw, reset = result["obs"], (result["terminated"] | result["truncated"]).astype(np.float32)
-        if len(per_env) == pool.n_envs and all(len(r) >= quota for r in per_env.values()):
+        if all(len(records) >= q for records, q in zip(per_env, quota)):
             break
-    return [r for env in sorted(per_env) for r in per_env[env][:quota]]
+    return [r for records, q in zip(per_env, quota) for r in records[:q]]

@@ -1,0 +1,91 @@
+"""evaluate.py: run a saved agent for N episodes with its frozen normalisers and report its return."""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+import numpy as np
+
+from dexterity.cli.common import run_main, set_storage
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="evaluate.py", description="Evaluate a saved agent.")
+    parser.add_argument("id", nargs="?", default=None, help="agent id (default: the most recently saved agent)")
+    parser.add_argument("-n", "--episodes", type=int, default=10, help="episodes to run (default 10)")
+    parser.add_argument("--save", default=None,
+                        help="which checkpoint: best, last or an iteration (default: best if saved, else last)")
+    parser.add_argument("-d", "--deterministic", action="store_true", help="take the mode instead of sampling")
+    parser.add_argument("--env", default=None, help="evaluate on another env id than the agent's")
+    parser.add_argument("--workers", type=int, default=0, help="parallel envs (default: min(episodes, 8))")
+    parser.add_argument("--sequential", action="store_true", help="run the envs in this process")
+    parser.add_argument("--seed", type=int, default=12345, help="seed of the evaluation envs and sampling")
+    parser.add_argument("--cpu", action="store_true", help="force the CPU")
+    parser.add_argument("--storage", default=None, help="storage root (default: $DEXTERITY_STORAGE or ./storage)")
+    return parser
+
+
+def evaluate(agent_id: str | None, episodes: int, which: str | None = None, deterministic: bool = False,
+             env_id: str | None = None, workers: int = 0, sequential: bool = False, seed: int = 12345
+             ) -> dict[str, Any]:
+    """Run `episodes` episodes of a saved agent; returns {agent_id, returns, lengths, ...}."""
+    from dexterity.agent.checkpoint import checkpoint_dir, load_brain, read_info
+    from dexterity.agent.rollout import run_episodes
+    from dexterity.envpool import EnvPool, import_plugins
+    from dexterity.errors import DexterityError
+    if episodes < 1:
+        raise DexterityError("-n must be at least 1")
+    if which is None:
+        from dexterity.storage import models_dir, resolve_agent_id
+        agent_id = resolve_agent_id(agent_id)
+        which = "best" if (models_dir(agent_id) / "best" / "agent.json").is_file() else "last"
+    folder = checkpoint_dir(agent_id, which)
+    info = read_info(folder)
+    import_plugins(info.get("plugins", ()))
+    brain = load_brain(folder, info)
+    brain.policy.generator.reset_from_seed(seed)
+    n_envs = workers or min(episodes, 8)
+    with EnvPool(env_id or info["env_id"], n_envs, seed, processes=n_envs, sequential=sequential,
+                 env_kwargs=info.get("env_kwargs"), plugins=info.get("plugins", ())) as pool:
+        if pool.action_space != brain.action_space:
+            raise DexterityError(f"env {env_id} has action space {pool.action_space}; the agent was trained on "
+                                 f"{brain.action_space}")
+        records = run_episodes(pool, brain.policy, brain.state_norm, episodes, deterministic)
+    return {"agent_id": info["agent_id"], "iteration": info["iteration"], "save": which,
+            "env_id": env_id or info["env_id"], "records": records}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    set_storage(args.storage)
+    from dexterity import tf_setup
+    tf_setup.tensorflow(cpu=args.cpu)
+    from dexterity.storage import ExperimentLog, utc_now
+    result = evaluate(args.id, args.episodes, args.save, args.deterministic, args.env, args.workers,
+                      args.sequential, args.seed)
+    records = result["records"]
+    returns = np.array([r["return"] for r in records])
+    lengths = np.array([r["length"] for r in records])
+    line = (f"agent {result['agent_id']} ({result['save']}, cycle {result['iteration']}) on {result['env_id']}: "
+            f"{len(records)} episodes, return {returns.mean():.2f} ± {returns.std():.2f}, "
+            f"length {lengths.mean():.1f} ± {lengths.std():.1f}")
+    successes = [r["success"] for r in records if "success" in r]
+    if successes:
+        line += f", success rate {np.mean(successes):.2f}"
+    print(line + (" (deterministic)" if args.deterministic else ""))
+    log = ExperimentLog(result["agent_id"])
+    if log.dir.is_dir():
+        log.append_evaluation({"iteration": result["iteration"], "save": result["save"], "env_id": result["env_id"],
+                               "episodes": len(records), "return_mean": float(returns.mean()),
+                               "return_std": float(returns.std()), "length_mean": float(lengths.mean()),
+                               "deterministic": args.deterministic, "time": utc_now(), "seed": args.seed})
+    return 0
+
+
+def cli() -> None:
+    run_main(lambda: main(sys.argv[1:]))
+
+
+if __name__ == "__main__":
+    cli()

@@ -1,0 +1,118 @@
+"""train.py and evaluate.py in subprocesses: 2 cycles per setting, storage files, resume, errors."""
+import json
+
+import numpy as np
+import pytest
+
+from conftest import run_script
+
+SMALL = ["--iterations", "2", "--workers", "2", "--horizon", "32", "--batch-size", "32", "--epochs", "2",
+         "--seed", "1"]
+
+
+def _agent_id(storage):
+    ids = sorted(p.name for p in (storage / "saved_models").iterdir())
+    assert len(ids) == 1
+    return ids[0]
+
+
+def _progress(storage, agent_id):
+    lines = (storage / "experiments" / agent_id / "progress.jsonl").read_text().splitlines()
+    return [json.loads(line) for line in lines]
+
+
+@pytest.mark.parametrize("args", [
+    ["CartPole-v1"],
+    ["CartPole-v1", "--model", "gru", "--tbptt", "8"],
+    ["CartPole-v1", "--model", "lstm", "--shared", "--architecture", "deeper"],
+    ["Pendulum-v1", "--distribution", "gaussian"],
+    ["Pendulum-v1", "--distribution", "beta", "--model", "rnn", "--tbptt", "16", "--architecture", "wider"],
+    ["Pendulum-v1", "--distribution", "multi-categorical", "--lr-schedule", "exponential"],
+    ["LunarLander-v3", "--sequential"],
+], ids=["cartpole-ffn", "cartpole-gru", "cartpole-lstm-shared", "pendulum-gaussian", "pendulum-beta-rnn",
+        "pendulum-multicategorical", "lunarlander"])
+def test_two_cycles_write_checkpoints_and_progress(storage, args):
+    proc = run_script("train.py", *args, *SMALL)
+    assert "cycle 2/2" in proc.stdout and "Traceback" not in proc.stderr
+    agent_id = _agent_id(storage)
+    records = _progress(storage, agent_id)
+    saves = ["last"] + (["best"] if any("rollout/return_mean" in r for r in records) else [])
+    for save in saves:
+        folder = storage / "saved_models" / agent_id / save
+        assert {"agent.json", "weights.npz", "optimizer.npz", "normalisers.json", "spaces.pkl", "rng.json"} <= {
+            p.name for p in folder.iterdir()}
+    assert [r["iteration"] for r in records] == [0, 1]
+    assert records[-1]["frames"] == 2 * 2 * 32
+    for key in ("train/policy_loss", "train/value_loss", "train/entropy", "train/approx_kl", "train/clip_fraction",
+                "train/explained_variance", "train/lr", "time/steps_per_s", "time/wall"):
+        assert key in records[-1] and np.isfinite(records[-1][key])
+    meta = json.loads((storage / "experiments" / agent_id / "meta.json").read_text())
+    assert meta["env_id"] == args[0] and meta["status"] == "finished" and meta["config"]["seed"] == 1
+
+
+def test_resume_continues_iterations_curves_and_state(storage):
+    run_script("train.py", "CartPole-v1", *SMALL)
+    agent_id = _agent_id(storage)
+    info = json.loads((storage / "saved_models" / agent_id / "last" / "agent.json").read_text())
+    assert info["iteration"] == 2
+    proc = run_script("train.py", "--load-from", agent_id, "--iterations", "4")
+    assert "cycle 4/4" in proc.stdout and "cycle 2/4" not in proc.stdout
+    assert [r["iteration"] for r in _progress(storage, agent_id)] == [0, 1, 2, 3]
+    records = _progress(storage, agent_id)
+    assert records[2]["frames"] == 3 * 64 and records[2]["time/wall"] >= records[1]["time/wall"]
+    meta = json.loads((storage / "experiments" / agent_id / "meta.json").read_text())
+    assert meta["resumed_at"] == [0, 2]
+    norms = json.loads((storage / "saved_models" / agent_id / "last" / "normalisers.json").read_text())
+    assert norms["state"]["obs"]["count"] == 4 * 64  # 2 envs x 32 observed steps x 4 cycles: counts continue
+    assert _agent_id(storage) == agent_id
+
+
+def test_same_seed_gives_same_results_in_sequential_mode(tmp_path, monkeypatch):
+    runs = []
+    for name in ("a", "b"):
+        monkeypatch.setenv("DEXTERITY_STORAGE", str(tmp_path / name))
+        run_script("train.py", "Pendulum-v1", "--sequential", *SMALL)
+        agent_id = _agent_id(tmp_path / name)
+        runs.append([{k: v for k, v in r.items() if not k.startswith(("time/", "memory/"))}
+                     for r in _progress(tmp_path / name, agent_id)])
+    assert runs[0] == runs[1]
+
+
+def test_evaluate_reports_mean_and_std(storage):
+    run_script("train.py", "CartPole-v1", *SMALL)
+    proc = run_script("evaluate.py", "-n", "3", "--deterministic")
+    assert "3 episodes, return" in proc.stdout and "±" in proc.stdout
+    agent_id = _agent_id(storage)
+    evaluation = json.loads((storage / "experiments" / agent_id / "evaluations.jsonl").read_text().splitlines()[0])
+    assert evaluation["episodes"] == 3 and evaluation["deterministic"] is True
+
+
+@pytest.mark.parametrize("args, message", [
+    (["Nope-v0"], "Nope-v0"),
+    (["CartPole-v1", "--pcon", "nope"], "unknown preset"),
+    (["CartPole-v1", "--distribution", "beta"], "beta distribution needs a Box"),
+    (["CartPole-v1", "--tbptt", "8"], "--tbptt needs a recurrent model"),
+    (["CartPole-v1", "--batch-size", "4096", "--workers", "2", "--horizon", "32"], "batch_size"),
+    (["--load-from", "20200101-000000-0000"], "no saved agent"),
+    (["CartPole-v1", "--env-kwargs", "{bad"], "not valid JSON"),
+])
+def test_bad_input_gives_one_line_and_exit_code_2(storage, args, message):
+    proc = run_script("train.py", *args, check=False)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and message in lines[0], proc.stderr
+
+
+def test_corrupt_agent_is_reported_and_left_untouched(storage):
+    run_script("train.py", "CartPole-v1", *SMALL)
+    agent_id = _agent_id(storage)
+    weights = storage / "saved_models" / agent_id / "last" / "weights.npz"
+    weights.write_bytes(b"not a zip file")
+    for script, args in (("evaluate.py", [agent_id, "--save", "last"]),
+                         ("train.py", ["--load-from", agent_id, "--iterations", "5"])):
+        proc = run_script(script, *args, check=False)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr
+        assert "corrupt" in proc.stderr
+    assert weights.read_bytes() == b"not a zip file"
+    assert len(_progress(storage, agent_id)) == 2

@@ -9,7 +9,9 @@ Two caches, both updated by reading only the bytes appended since the last look:
 """
 from __future__ import annotations
 
+import json
 import math
+import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -20,7 +22,7 @@ from .files import parse_lines, read_from, read_json, read_tail, stat_key
 
 RETURN_KEY = "rollout/return_mean"
 FULL_READ_LIMIT = 256 * 1024   # files up to this size are read whole on a cold start
-TAIL_BYTES = 64 * 1024         # otherwise only this much of their end
+TAIL_BYTES = 16 * 1024         # otherwise only this much of their end (more if needed)
 
 
 def number(value: Any) -> float | None:
@@ -112,17 +114,78 @@ class SummaryCache:
                           old.bad_lines + bad)
             new.absorb(records)
             return new
-        best = seed_best() if size > FULL_READ_LIMIT else None
-        start, data = 0, b""
-        if best is not None:
-            data = read_tail(path, size, TAIL_BYTES)
-            start = size - len(data)
-        else:
-            data = read_from(path, 0, size)
-        records, used, bad = parse_lines(data)
-        summary = Summary(key, start + used, best=best, bad_lines=bad)
+        if size > FULL_READ_LIMIT:
+            best = seed_best()
+            return _tail_summary(path, key, best if best is not None else _scan_best(path, size))
+        records, used, bad = parse_lines(read_from(path, 0, size))
+        summary = Summary(key, used, bad_lines=bad)
         summary.absorb(records)
         return summary
+
+
+_RETURN_RE = re.compile(rb'"rollout/return_mean":\s*(-?[0-9][0-9.eE+-]*)')
+
+
+def _max_return(data: bytes, best: float | None) -> float | None:
+    """The larger of ``best`` and every mean return found in ``data`` (without parsing JSON)."""
+    for match in _RETURN_RE.finditer(data):
+        try:
+            value = number(float(match.group(1)))
+        except ValueError:
+            continue
+        if value is not None and (best is None or value > best):
+            best = value
+    return best
+
+
+def _scan_best(path: Path, size: int, chunk: int = 8 << 20) -> float | None:
+    """Best mean return of a whole file, scanned chunk by chunk with a regular expression."""
+    best, carry = None, b""
+    with open(path, "rb") as f:
+        while f.tell() < size:
+            data = carry + f.read(min(chunk, size - f.tell()))
+            cut = data.rfind(b"\n") + 1
+            best, carry = _max_return(data[:cut], best), data[cut:]
+            if not data:
+                break
+    return best
+
+
+def _tail_summary(path: Path, key: tuple[int, int], best: float | None) -> Summary:
+    """Summary of a large file from its last ``TAIL_BYTES`` only.
+
+    The best return is ``best`` (from the checkpoint or a scan) or a larger one seen in the tail
+    (found with a regular expression); only the last few lines are parsed as JSON.
+    """
+    size, nbytes = key[1], TAIL_BYTES
+    data = read_tail(path, size, nbytes)
+    while nbytes < min(size, 64 * TAIL_BYTES) and not _RETURN_RE.search(data):
+        nbytes *= 4  # no finished episode in the tail: look further back
+        data = read_tail(path, size, nbytes)
+    best = _max_return(data, best)
+    used = data.rfind(b"\n") + 1
+    if data[used:].strip():  # a last line without newline: complete, or still being written?
+        try:
+            used = len(data) if isinstance(json.loads(data[used:]), dict) else used
+        except ValueError:
+            pass
+    summary = Summary(key, size - len(data) + used, best=best)
+    for line in reversed(data[:used].split(b"\n")):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            summary.bad_lines += 1
+            continue
+        if not isinstance(rec, dict):
+            continue
+        summary.last = summary.last or rec
+        ret = number(rec.get(RETURN_KEY))
+        if ret is not None:
+            summary.last_return = ret
+            break
+    return summary
 
 
 @dataclass

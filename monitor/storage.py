@@ -61,16 +61,20 @@ class Storage:
         return (meta or {}), error
 
     def checkpoint_best(self, agent_id: str) -> float | None:
-        """``best_return`` recorded in ``saved_models/<id>/best/agent.json``, if any."""
+        """``best_return`` recorded in ``saved_models/<id>/{best,last}/agent.json``, if any."""
         folder = resolve_inside(self.models_root, agent_id)
         if folder is None:
             return None
-        info, error = read_json(folder / "best" / "agent.json")
-        return number(info.get("best_return")) if isinstance(info, dict) else None
+        values = []
+        for which in ("best", "last"):
+            info, _ = read_json(folder / which / "agent.json")
+            if isinstance(info, dict) and number(info.get("best_return")) is not None:
+                values.append(number(info.get("best_return")))
+        return max(values) if values else None
 
-    def summary(self, agent_id: str) -> Summary:
-        """The progress summary of one experiment."""
-        exp_dir = self.experiment_dir(agent_id)
+    def summary(self, agent_id: str, exp_dir: Path | None = None) -> Summary:
+        """The progress summary of one experiment (``exp_dir`` when already resolved)."""
+        exp_dir = exp_dir or self.experiment_dir(agent_id)
         if exp_dir is None:
             return Summary(error="not found")
         return self.summaries.get(progress_file(exp_dir), lambda: self.checkpoint_best(agent_id))
@@ -141,7 +145,7 @@ class Storage:
         if exp_dir is None:
             return {"id": agent_id, "errors": ["not an experiment folder"]}
         meta, meta_error = self.meta(exp_dir)
-        summary = self.summary(agent_id)
+        summary = self.summary(agent_id, exp_dir)
         last = summary.last or {}
         threshold = number(meta.get("reward_threshold"))
         reward = meta.get("reward_config")

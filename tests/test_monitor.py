@@ -347,3 +347,21 @@ def test_monitor_never_imports_tensorflow(root: Path) -> None:
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_overview_without_checkpoint_scans_large_files(root: Path, monkeypatch) -> None:
+    import monitor.progress as progress
+    monkeypatch.setattr(progress, "FULL_READ_LIMIT", 1000)
+    monkeypatch.setattr(progress, "TAIL_BYTES", 500)
+    path = root / "experiments" / "exp-a" / "progress.jsonl"
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    best = max(r["rollout/return_mean"] for r in records)
+    with open(path, "a") as f:  # recent cycles where no episode ended: no return in the tail
+        for i in range(40, 48):
+            f.write(json.dumps({"iteration": i, "frames": i * 10, "time/wall": float(i)}) + "\n")
+    import shutil
+    shutil.rmtree(root / "saved_models")
+    row = [r for r in create_app(root).test_client().get("/api/experiments").get_json()
+           if r["id"] == "exp-a"][0]
+    assert row["best"] == pytest.approx(best) and row["iterations"] == 48
+    assert row["last"] == pytest.approx(records[-1]["rollout/return_mean"])

@@ -37,6 +37,17 @@ def _float_box(size: int) -> gym.spaces.Box:
     return gym.spaces.Box(-np.inf, np.inf, (size,), np.float32)
 
 
+def _ensure_headless_gl() -> None:
+    """Use EGL when there is no display, even if mujoco was imported before MUJOCO_GL could be set."""
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return
+    from mujoco.rendering.classic import gl_context
+    if getattr(gl_context, "GLContext", None) is None or gl_context.GLContext.__module__.startswith("mujoco.glfw"):
+        os.environ["PYOPENGL_PLATFORM"] = "egl"
+        from mujoco.egl import GLContext
+        gl_context.GLContext = GLContext
+
+
 class HandEnv(gym.Env):
     """Base task: physics, action mapping, effort measures, rendering and `state_info`."""
 
@@ -197,6 +208,7 @@ class HandEnv(gym.Env):
         samples = self.model.vis.quality.offsamples
         if not antialias:
             self.model.vis.quality.offsamples = 0
+        _ensure_headless_gl()
         renderer = mujoco.Renderer(self.model, height, width)
         self.model.vis.quality.offsamples = samples
         renderer.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = False

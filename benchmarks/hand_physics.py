@@ -1,0 +1,114 @@
+"""Env steps/s of each Shadow Hand task against the raw `mj_step` rate of its model.
+
+    python benchmarks/hand_physics.py [--seconds 3] [--tasks ReachAbsolute-v0 ...] [--with-vision]
+
+Random actions, one process, episodes reset as they end. Env and raw rates are measured in
+alternating rounds and the best round of each is reported (other processes add noise). The raw rate runs `mj_step` with
+`nstep=substeps` on the same model from the same start pose with random controls, and is
+reported in env-step equivalents (mj_steps/s / substeps). The visual task's rendering is
+replaced by a constant image unless --with-vision. Target ratio: >= 0.85.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Callable
+from pathlib import Path
+
+import gymnasium as gym
+import mujoco
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository's dexterity, run from anywhere
+import dexterity  # noqa: F401,E402  (registers the tasks)
+from dexterity.environments import TASKS  # noqa: E402
+
+
+def _timed(step, seconds: float) -> float:
+    """Calls of `step()` per second over about `seconds` (after a short warm-up)."""
+    for _ in range(20):
+        step()
+    count, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        for _ in range(50):
+            step()
+        count += 50
+    return count / (time.perf_counter() - start)
+
+
+def _best_interleaved(env_step, raw_step, seconds: float, rounds: int) -> tuple[float, float]:
+    """Best rate of each over `rounds` alternating measurements (robust to load from other processes)."""
+    env_rates, raw_rates = [], []
+    for _ in range(rounds):
+        env_rates.append(_timed(env_step, seconds / rounds))
+        raw_rates.append(_timed(raw_step, seconds / rounds))
+    return max(env_rates), max(raw_rates)
+
+
+def env_stepper(env_id: str, with_vision: bool) -> tuple[Callable[[], None], gym.Env]:
+    """A function doing one env step with a random action (resetting as episodes end), and the env."""
+    env = gym.make(env_id, disable_env_checker=True)
+    u = env.unwrapped
+    if "Visual" in env_id and not with_vision:
+        blank = np.zeros(env.observation_space["vision"].shape, np.uint8)
+        u._vision = lambda: blank
+    env.reset(seed=0)
+    env.action_space.seed(0)
+    actions = [env.action_space.sample() for _ in range(1000)]
+    state = {"i": 0}
+
+    def step() -> None:
+        state["i"] += 1
+        _, _, terminated, truncated, _ = env.step(actions[state["i"] % 1000])
+        if terminated or truncated:
+            env.reset()
+
+    return step, env
+
+
+def raw_stepper(env: gym.Env) -> Callable[[], None]:
+    """One bare `mj_step(model, data, nstep=substeps)` on the env's model from its start pose."""
+    u = env.unwrapped
+    data = mujoco.MjData(u.model)
+    data.qpos[:] = u._initial_qpos
+    rng = np.random.default_rng(0)
+    low, high = u.model.actuator_ctrlrange.T
+    controls = rng.uniform(low, high, (1000, u.model.nu))
+    state = {"i": 0}
+
+    def step() -> None:
+        state["i"] += 1
+        data.ctrl[:] = controls[state["i"] % 1000]
+        mujoco.mj_step(u.model, data, nstep=u.substeps)
+
+    return step
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=3.0, help="measuring time per task and per rate")
+    parser.add_argument("--tasks", nargs="*", default=list(TASKS), help="task ids (default: all)")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating measurements; the best of each counts")
+    parser.add_argument("--with-vision", action="store_true", help="include the visual task's rendering")
+    parser.add_argument("--json", default=None, help="also write the results to this JSON file")
+    args = parser.parse_args(argv)
+    rows = []
+    print(f"{'task':30s} {'model':38s} {'env steps/s':>11s} {'raw steps/s':>11s} {'ratio':>6s}")
+    for env_id in args.tasks:
+        env_step, env = env_stepper(env_id, args.with_vision)
+        env_sps, raw_sps = _best_interleaved(env_step, raw_stepper(env), 2 * args.seconds, args.rounds)
+        row = {"task": env_id, "model": env.unwrapped.model_file, "substeps": env.unwrapped.substeps,
+               "env_steps_per_s": env_sps, "raw_steps_per_s": raw_sps, "ratio": env_sps / raw_sps}
+        rows.append(row)
+        print(f"{env_id:30s} {row['model']:38s} {env_sps:11.0f} {raw_sps:11.0f} {row['ratio']:6.2f}", flush=True)
+        env.close()
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=1)
+    return rows
+
+
+if __name__ == "__main__":
+    main()

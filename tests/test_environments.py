@@ -16,7 +16,7 @@ REACH_IDS = ["ReachAbsolute-v0", "ReachRelative-v0", "FreeReach-v0", "FreeReachF
              "FreeReachRF-v0", "FreeReachLF-v0"]
 MANIPULATE_IDS = ["ManipulateBlock-v0", "ManipulateBlockDiscrete-v0", "ManipulateBlockVisual-v0"]
 ALL_IDS = REACH_IDS + MANIPULATE_IDS
-pytestmark = pytest.mark.filterwarnings("ignore:.*infinity")
+pytestmark = [pytest.mark.filterwarnings("ignore:.*infinity"), pytest.mark.filterwarnings("ignore:.*render_mode")]
 
 
 def test_registration_is_complete_and_idempotent():
@@ -169,3 +169,21 @@ def test_visual_observation_is_an_image():
     info = env.unwrapped.state_info()
     assert set(info) >= {"joint_angles", "fingertip_positions", "object_position", "object_quaternion", "goal", "touch"}
     env.close()
+
+
+def test_bad_kwargs_raise_clear_errors():
+    from dexterity.errors import ConfigError, EnvironmentError_
+    with pytest.raises(EnvironmentError_, match="finger"):
+        gym.make("FreeReach-v0", finger="thumb")
+    with pytest.raises(ConfigError, match="known reward configs"):
+        gym.make("ManipulateBlock-v0", reward_config="manipulate.nope")
+    with pytest.raises(EnvironmentError_, match="render_mode"):
+        gym.make("ReachAbsolute-v0", render_mode="video").unwrapped
+
+
+@pytest.mark.skipif(bool(os.environ.get("DISPLAY")), reason="a display exists")
+def test_human_mode_without_display_says_so():
+    from dexterity.errors import EnvironmentError_
+    env = gym.make("ReachAbsolute-v0", render_mode="human")
+    with pytest.raises(EnvironmentError_, match="display"):
+        env.reset(seed=0)

@@ -8,6 +8,7 @@ import mujoco
 import numpy as np
 
 from dexterity.environments.base import FINGERTIPS, N_HAND_JOINTS, HandEnv, _float_box
+from dexterity.errors import EnvironmentError_
 
 _J0_PER_J1 = 0.00805 / 0.00705  # the coupling tendons keep 0.00705*J0 ~= 0.00805*J1
 
@@ -106,7 +107,6 @@ class FreeReachEnv(ReachEnv):
 
     def __init__(self, finger: str | None = None, **kwargs: Any):
         if finger is not None and finger not in self.fingers:
-            from dexterity.errors import EnvironmentError_
             raise EnvironmentError_(f"finger must be one of {self.fingers} or None, got {finger!r}")
         self.fixed_finger = finger
         self.finger = 0 if finger is None else self.fingers.index(finger)

@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import create_app
+from .app import create_app  # not via __init__: works under any import mode
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -1,9 +1,4 @@
-"""dexterity monitor: a small Flask app to follow and compare experiments in a storage folder.
-
-It reads the files described in ``docs/storage.md`` and nothing else; it never imports
-TensorFlow (nor dexterity, which does). Plots are drawn by plotly.js, served from the
-installed ``plotly`` Python package so that the pages work without internet.
-"""
+"""The Flask application factory and the route serving plotly.js from the plotly package."""
 from __future__ import annotations
 
 import gzip
@@ -15,8 +10,6 @@ from pathlib import Path
 from flask import Flask, Response, request
 
 from .storage import Storage
-
-__all__ = ["create_app"]
 
 _plotly_lock = threading.Lock()
 _plotly_cache: dict[str, bytes] = {}

@@ -365,3 +365,32 @@ def test_overview_without_checkpoint_scans_large_files(root: Path, monkeypatch) 
            if r["id"] == "exp-a"][0]
     assert row["best"] == pytest.approx(best) and row["iterations"] == 48
     assert row["last"] == pytest.approx(records[-1]["rollout/return_mean"])
+
+
+def test_command_line_serves_the_storage(root: Path, tmp_path: Path) -> None:
+    import socket
+    import urllib.request
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, DEXTERITY_STORAGE=str(root))
+    proc = subprocess.Popen([sys.executable, "-m", "monitor", "--port", str(port)], cwd=tmp_path,
+                            env=dict(env, PYTHONPATH=str(ROOT)), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as res:
+                    body = res.read()
+                break
+            except OSError:
+                if proc.poll() is not None:
+                    break
+                time.sleep(0.1)
+        else:
+            body = b""
+    finally:
+        proc.terminate()
+        out = proc.communicate(timeout=10)[0]
+    assert b'data-id="exp-a"' in body, out
+    assert "Debugger is active" not in out and str(root) in out

@@ -3,14 +3,16 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import os
 import threading
 from importlib import metadata
 from pathlib import Path
 
-from flask import Flask, Response, request
+from flask import Flask, Response, request, url_for
 
 from .storage import Storage
 
+_STATIC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
 _plotly_lock = threading.Lock()
 _plotly_cache: dict[str, bytes] = {}
 
@@ -53,6 +55,15 @@ def plotly_js() -> Response:
     return response
 
 
+def asset_url(filename: str) -> str:
+    """URL of a file in ``static/`` with its modification time as version (no stale caches)."""
+    try:
+        version = int(os.path.getmtime(os.path.join(_STATIC, filename)))
+    except OSError:
+        version = 0
+    return url_for("static", filename=filename, v=version)
+
+
 def create_app(storage_root: Path | str) -> Flask:
     """The monitor app reading ``storage_root`` (the folder holding ``experiments/``)."""
     from .views import bp
@@ -66,7 +77,8 @@ def create_app(storage_root: Path | str) -> Flask:
 
     @app.context_processor
     def globals_for_templates() -> dict:
-        return {"plotly_version": plotly_version(), "storage_root": str(Path(storage_root))}
+        return {"plotly_version": plotly_version(), "storage_root": str(Path(storage_root)),
+                "asset": asset_url}
 
     @app.after_request
     def security_headers(response: Response) -> Response:

@@ -27,7 +27,7 @@ PANELS: list[dict[str, Any]] = [
     {"id": "length", "title": "Episode length", "traces": [_t("rollout/length_mean", "length")]},
     {"id": "success", "title": "Success", "traces": [
         _t("rollout/success_rate", "success rate"),
-        _t("rollout/consecutive_goals", "consecutive goals", y2=True)]},
+        _t("rollout/consecutive_goals", "consecutive goals (right)", y2=True)]},
     {"id": "loss", "title": "Policy and value loss", "traces": [
         _t("train/policy_loss", "policy loss"), _t("train/value_loss", "value loss (right)", y2=True)]},
     {"id": "entropy", "title": "Entropy", "traces": [_t("train/entropy", "entropy")]},

@@ -223,4 +223,5 @@ def compare() -> str:
 @bp.route("/benchmarks")
 def benchmarks_page() -> str:
     """Results of benchmark.py: mean return per config with confidence bands."""
-    return render_template("benchmarks.html", benches=benchmarks(storage().benchmarks_root))
+    return render_template("benchmarks.html", benches=benchmarks(storage().benchmarks_root),
+                           known=set(storage().ids()))

@@ -33,9 +33,9 @@ def agent_id_for(index: int, seed: int = 0) -> str:
 
 
 def _record(i: int, rng: random.Random, threshold: float, horizon: int,
-            success: bool, eval_every: int) -> dict[str, Any]:
-    """One progress record of cycle ``i`` for a run learning towards ``threshold``."""
-    progress = 1.0 - math.exp(-i / 60.0)
+            success: bool, eval_every: int, tau: float = 60.0) -> dict[str, Any]:
+    """One progress record of cycle ``i`` for a run learning towards ``threshold`` (time scale tau)."""
+    progress = 1.0 - math.exp(-i / tau)
     ret = threshold * progress * (0.9 + 0.2 * rng.random()) + 5 * rng.random()
     gather, optimise = 1.2 + 0.2 * rng.random(), 0.6 + 0.1 * rng.random()
     rec: dict[str, Any] = {
@@ -64,12 +64,12 @@ def _record(i: int, rng: random.Random, threshold: float, horizon: int,
 
 def write_progress(path: Path, cycles: int, seed: int = 0, threshold: float = 475.0,
                    horizon: int = 2048, success: bool = False, eval_every: int = 0,
-                   start: int = 0) -> float:
+                   start: int = 0, tau: float = 60.0) -> float:
     """Write (or append) ``cycles`` records to ``path``; return the best mean return written."""
     rng = random.Random(seed * 1000003 + start)
     lines, best = [], -math.inf
     for i in range(start, start + cycles):
-        rec = _record(i, rng, threshold, horizon, success, eval_every)
+        rec = _record(i, rng, threshold, horizon, success, eval_every, tau)
         best = max(best, rec["rollout/return_mean"])
         lines.append(json.dumps(rec))
     with open(path, "a", encoding="utf-8") as f:
@@ -102,8 +102,9 @@ def make_experiment(root: Path | str, agent_id: str | None = None, *, index: int
         "status": status, "resumed_at": list(resumed_at),
     }
     (exp / "meta.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
+    tau = 60.0 / max(0.3, 1.0 + math.log10(cfg["lr"] / 3e-4))  # larger lr learns faster here
     best = write_progress(exp / "progress.jsonl", cycles, seed, threshold or 100.0,
-                          success=success, eval_every=eval_every)
+                          success=success, eval_every=eval_every, tau=tau)
     if checkpoint and cycles:
         ckpt = root / "saved_models" / agent_id / "best"
         ckpt.mkdir(parents=True, exist_ok=True)

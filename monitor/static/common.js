@@ -3,7 +3,7 @@
 
 const PALETTE = ["#2563eb", "#dc2626", "#059669", "#d97706", "#7c3aed",
                  "#0891b2", "#db2777", "#65a30d", "#475569", "#ea580c"];
-const PLOT_CONFIG = {displaylogo: false, responsive: true,
+const PLOT_CONFIG = {displaylogo: false, responsive: true, displayModeBar: "hover",
                      modeBarButtonsToRemove: ["lasso2d", "select2d"]};
 
 function colour(i) { return PALETTE[i % PALETTE.length]; }
@@ -41,7 +41,8 @@ function bandTraces(x, low, high, hex, group, yaxis) {
 function horizontalLine(y, label) {
   return {type: "line", xref: "paper", x0: 0, x1: 1, yref: "y", y0: y, y1: y,
           line: {color: "#16a34a", width: 1.5, dash: "dash"}, label: {text: label,
-          textposition: "end", font: {size: 10, color: "#16a34a"}}};
+          textposition: "end", xanchor: "right", yanchor: "bottom",
+          font: {size: 10, color: "#16a34a"}}};
 }
 
 /* Draw (or redraw) a plot and record how much was drawn in data attributes. */

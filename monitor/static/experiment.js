@@ -47,10 +47,13 @@
     if (panel.marks) {
       layout.shapes = [];
       if (typeof data.threshold === "number") layout.shapes.push(horizontalLine(data.threshold, "threshold"));
-      resumeXs(xkey).forEach(x => layout.shapes.push({
-        type: "line", yref: "paper", y0: 0, y1: 1, x0: x, x1: x,
-        line: {color: "#94a3b8", width: 1, dash: "dot"},
-        label: {text: "resumed", textangle: 0, textposition: "end", font: {size: 10, color: "#64748b"}}}));
+      layout.annotations = [];
+      resumeXs(xkey).forEach(x => {
+        layout.shapes.push({type: "line", yref: "paper", y0: 0, y1: 1, x0: x, x1: x,
+                            line: {color: "#94a3b8", width: 1, dash: "dot"}});
+        layout.annotations.push({x: x, y: 0, yref: "paper", yanchor: "bottom", xanchor: "left",
+                                 text: "resumed", showarrow: false, font: {size: 10, color: "#64748b"}});
+      });
     }
     return layout;
   }

@@ -123,7 +123,9 @@ class PPOAgent:
         if "policy" in rng and self.comm.size == rng.get("ranks", 1):
             self.policy.generator.reset(np.array(rng["policy"], np.int64))
         self.iteration, self.frames = int(info["iteration"]), int(info["frames"])
-        self.wall_offset, self.best_return = float(info.get("wall_time", 0.0)), float(info.get("best_return", -np.inf))
+        best = info.get("best_return")
+        self.wall_offset = float(info.get("wall_time") or 0.0)
+        self.best_return = -np.inf if best is None else float(best)
         if self.log is not None:
             self.log.truncate_progress(self.iteration)
             self.history = self.log.read_progress()
@@ -227,9 +229,23 @@ class PPOAgent:
             self.save("best", wall_time=record["time/wall"])
         if self.config["save_every"] and self.iteration % self.config["save_every"] == 0:
             self.save(str(self.iteration), wall_time=record["time/wall"])
+        if self.config["gif_every"] and self.log is not None and self.iteration % self.config["gif_every"] == 0:
+            self._write_gif()
         if self.verbose:
             eta = (time.perf_counter() - start) / done * (iterations - self.iteration)
             print(format_line(record, iterations, eta), flush=True)
+
+    def _write_gif(self) -> None:
+        """Render an episode of the current policy (in a worker process) to gifs/<iteration>.gif."""
+        from dexterity.agent.media import record_episode, write_video
+        from dexterity.errors import DexterityError
+        try:
+            frames, _ = record_episode(self.env_id, self.brain, self.env_kwargs, self.plugins,
+                                       seed=self.config["seed"] + self.iteration)
+            write_video(frames, self.log.dir / "gifs" / f"{self.iteration}.gif")
+        except DexterityError as exc:
+            print(f"warning: --gif-every turned off: {exc}", file=sys.stderr)
+            self.config = {**self.config, "gif_every": 0}
 
     def _should_stop(self) -> bool:
         if not self.config["stop_early"]:

@@ -1,0 +1,1 @@
+"""Network analysis tools: record activations of saved agents and analyse them."""

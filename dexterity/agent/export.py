@@ -1,0 +1,96 @@
+"""Export a trained policy for deployment: a TensorFlow SavedModel with the normalisation built in.
+
+The SavedModel's `act(obs, state)` takes raw observations (dict of [B, *shape] float32, the
+layout of `dexterity.spaces`) and the recurrent state, and returns the deterministic action in
+the distribution's space, the policy parameters and the next state. `export.json` beside it
+records the senses, state sizes and the action space so that `load_exported` can map actions to
+the env (clip, rescale, bins) with no dexterity checkpoint; the SavedModel itself loads with
+plain `tf.saved_model.load` on machines without dexterity.
+"""
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from dexterity.agent.checkpoint import Brain
+from dexterity.errors import DexterityError
+
+
+class _Exported(tf.Module):
+    def __init__(self, brain: Brain):
+        super().__init__()
+        self.model = brain.policy.model
+        self.layers = list(brain.policy.model.layers)
+        self.senses = brain.senses
+        stats = brain.state_norm.moments()
+        norm = brain.state_norm
+        self.norm = {}
+        for s in brain.senses:
+            if s.name in stats and norm.enabled:
+                _, mean, var = stats[s.name].moments
+                self.norm[s.name] = (tf.constant(mean, tf.float32), tf.constant(np.sqrt(var + 1e-8), tf.float32))
+        self.clip = float(norm.clip)
+        obs_spec = {s.name: tf.TensorSpec([None, *s.shape], tf.float32, name=s.name.replace("/", "_"))
+                    for s in brain.senses}
+        state_spec = [tf.TensorSpec([None, size], tf.float32) for size in brain.policy.model.state_sizes()]
+        distribution = brain.policy.distribution
+
+        def act(obs: dict[str, tf.Tensor], state: list[tf.Tensor]) -> dict[str, Any]:
+            x = {}
+            for s in self.senses:
+                if s.is_image:
+                    x[s.name] = obs[s.name] / 255.0
+                elif s.name in self.norm:
+                    mean, std = self.norm[s.name]
+                    x[s.name] = tf.clip_by_value((obs[s.name] - mean) / std, -self.clip, self.clip)
+                else:
+                    x[s.name] = obs[s.name]
+            params, value, new_state = self.model.step(x, list(state))
+            return {"action": distribution.mode(params), "params": params, "value": value, "state": new_state}
+
+        self.act = tf.function(act, input_signature=[obs_spec, state_spec])
+
+
+def export_policy(brain: Brain, path: str | Path) -> Path:
+    """Write the SavedModel and export.json to folder `path` (replaced if it exists)."""
+    path = Path(path)
+    if path.exists() and not (path / "saved_model.pb").exists():
+        raise DexterityError(f"--export-file {path} exists and is not an exported policy; not overwriting it")
+    module = _Exported(brain)
+    tf.saved_model.save(module, str(path))
+    meta = {"senses": [s.__dict__ for s in brain.senses], "state_sizes": brain.policy.model.state_sizes(),
+            "distribution": type(brain.policy.distribution).name}
+    (path / "export.json").write_text(json.dumps(meta, indent=1))
+    with open(path / "spaces.pkl", "wb") as f:
+        pickle.dump({"action_space": brain.action_space, "observation_space": brain.observation_space}, f)
+    return path
+
+
+class ExportedPolicy:
+    """A loaded export: `policy(obs, state) -> (env_actions, new_state)` on numpy batches."""
+
+    def __init__(self, path: str | Path):
+        path = Path(path)
+        try:
+            self.module = tf.saved_model.load(str(path))
+            self.meta = json.loads((path / "export.json").read_text())
+            with open(path / "spaces.pkl", "rb") as f:
+                spaces = pickle.load(f)
+        except (OSError, ValueError, pickle.UnpicklingError) as exc:
+            raise DexterityError(f"{path} is not a readable exported policy ({exc})") from None
+        from dexterity.agent.checkpoint import make_distribution
+        from dexterity.configs.hp_config import make_config
+        self.distribution = make_distribution(make_config(distribution=self.meta["distribution"]),
+                                              spaces["action_space"])
+
+    def initial_state(self, batch: int) -> list[np.ndarray]:
+        return [np.zeros((batch, size), np.float32) for size in self.meta["state_sizes"]]
+
+    def __call__(self, obs: dict[str, np.ndarray], state: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+        out = self.module.act({k: np.asarray(v, np.float32) for k, v in obs.items()}, state)
+        return self.distribution.to_env(out["action"].numpy()), [s.numpy() for s in out["state"]]

@@ -101,6 +101,11 @@ def flat_config(config: Any) -> list[tuple[str, str]]:
             for k, v in sorted(_flat(config if isinstance(config, dict) else {}).items())]
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    """``value`` if it is a dict, else an empty one."""
+    return value if isinstance(value, dict) else {}
+
+
 def group_key(meta: dict[str, Any]) -> str:
     """Experiments with equal env and config apart from the seed share this key."""
     return json.dumps([meta.get("env_id"), _strip_seed(meta.get("config")),
@@ -109,7 +114,7 @@ def group_key(meta: dict[str, Any]) -> str:
 
 def group_labels(metas: list[dict[str, Any]]) -> list[str]:
     """Short labels for groups: the config entries in which they differ."""
-    flats = [_flat({"env": m.get("env_id"), **_strip_seed(m.get("config") or {})}) for m in metas]
+    flats = [_flat({"env": m.get("env_id"), **_strip_seed(_dict(m.get("config")))}) for m in metas]
     keys = sorted({k for f in flats for k in f})
     differing = [k for k in keys if len({json.dumps(f.get(k), default=str) for f in flats}) > 1]
     labels = []
@@ -120,10 +125,18 @@ def group_labels(metas: list[dict[str, Any]]) -> list[str]:
 
 
 def run_curve(records: list[dict[str, Any]]) -> dict[str, list]:
-    """Return and the three x candidates of the records that have a return."""
-    rows = [(r.get("iteration"), r.get("frames"), r.get("time/wall"), r.get(RETURN_KEY))
-            for r in records]
-    rows = [row for row in rows if all(number(v) is not None for v in row)]
+    """Return and the three x candidates of the records that have a return.
+
+    When a run was resumed from an earlier checkpoint, cycles repeat: the later records win,
+    so that x increases along the curve.
+    """
+    rows, first = [], None
+    for r in reversed(records):
+        row = (r.get("iteration"), r.get("frames"), r.get("time/wall"), r.get(RETURN_KEY))
+        if all(number(v) is not None for v in row) and (first is None or row[0] < first):
+            rows.append(row)
+            first = row[0]
+    rows.reverse()
     return {"iteration": [r[0] for r in rows], "frames": [r[1] for r in rows],
             "time/wall": [_compact(r[2]) for r in rows], "y": [_compact(r[3]) for r in rows]}
 
@@ -140,8 +153,12 @@ def aggregate(curves: list[dict[str, list]], xkey: str, points: int = 300) -> di
     grid = np.linspace(lo, hi, points)
     if xkey == "iteration" and hi - lo + 1 <= points:
         grid = np.arange(lo, hi + 1, dtype=float)
-    ys = np.array([np.interp(grid, np.asarray(c[xkey], float), np.asarray(c["y"], float))
-                   for c in curves])
+    ys = []
+    for c in curves:
+        x, y = np.asarray(c[xkey], float), np.asarray(c["y"], float)
+        order = np.argsort(x, kind="stable")
+        ys.append(np.interp(grid, x[order], y[order]))
+    ys = np.array(ys)
     mean, std = ys.mean(axis=0), ys.std(axis=0)
 
     def rounded(a: np.ndarray) -> list[float]:

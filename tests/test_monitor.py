@@ -394,3 +394,15 @@ def test_command_line_serves_the_storage(root: Path, tmp_path: Path) -> None:
         out = proc.communicate(timeout=10)[0]
     assert b'data-id="exp-a"' in body, out
     assert "Debugger is active" not in out and str(root) in out
+
+
+def test_compare_tolerates_odd_configs_and_repeated_cycles(client, root: Path) -> None:
+    meta_path = root / "experiments" / "exp-c" / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    meta["config"] = [1, 2]
+    meta_path.write_text(json.dumps(meta))
+    write_progress(root / "experiments" / "exp-b" / "progress.jsonl", 10, seed=1, start=20)
+    res = client.get("/compare?ids=exp-a,exp-b,exp-c")
+    assert res.status_code == 200
+    runs = {r["id"]: r for g in page_data(res.data)["groups"] for r in g["runs"]}
+    assert runs["exp-b"]["iteration"] == list(range(30))  # resumed at 20: later records win

@@ -10,13 +10,13 @@ import json
 import math
 import os
 import re
+import stat
 import threading
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Callable
 
 ID_RE = re.compile(r"^[0-9A-Za-z_.-]+$")
-FILE_RE = re.compile(r"^[0-9A-Za-z_.-]+$")
 
 
 def valid_name(name: str) -> bool:
@@ -41,15 +41,19 @@ def resolve_inside(base: Path, name: str) -> Path | None:
     return path
 
 
-def stat_key(path: Path) -> tuple[int, int] | None:
-    """``(mtime_ns, size)`` of a regular file, or None when it is missing or not a file."""
+def stat_key(path: Path) -> tuple[int, int, int] | None:
+    """``(mtime_ns, size, inode)`` of a regular file, or None when missing or not a file.
+
+    The inode changes when a file is replaced by a rename (an atomic rewrite), which a size
+    check alone would miss.
+    """
     try:
         st = os.stat(path)
     except OSError:
         return None
-    if not os.path.isfile(path):
+    if not stat.S_ISREG(st.st_mode):
         return None
-    return st.st_mtime_ns, st.st_size
+    return st.st_mtime_ns, st.st_size, st.st_ino
 
 
 def clean_number(value: Any) -> Any:
@@ -64,7 +68,7 @@ class StatCache:
 
     def __init__(self, capacity: int = 4096) -> None:
         self.capacity = capacity
-        self._data: OrderedDict[str, tuple[tuple[int, int], Any]] = OrderedDict()
+        self._data: OrderedDict[str, tuple[tuple[int, int, int], Any]] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, path: Path, compute: Callable[[Path], Any]) -> tuple[Any, tuple | None]:

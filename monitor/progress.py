@@ -57,7 +57,7 @@ def _json_records(path: Path) -> tuple[list[dict[str, Any]], str | None]:
 class Summary:
     """What the overview needs from a progress file."""
 
-    key: tuple[int, int] | None = None
+    key: tuple[int, int, int] | None = None
     offset: int = 0
     last: dict[str, Any] | None = None
     last_return: float | None = None
@@ -104,11 +104,11 @@ class SummaryCache:
             return summary
 
     @staticmethod
-    def _update(path: Path, key: tuple[int, int], old: Summary | None,
+    def _update(path: Path, key: tuple[int, int, int], old: Summary | None,
                 seed_best: Callable[[], float | None]) -> Summary:
         """Extend ``old`` with the appended bytes, or build a new summary."""
         size = key[1]
-        if old is not None and size >= old.offset:
+        if old is not None and size >= old.offset and key[2] == old.key[2]:
             records, used, bad = parse_lines(read_from(path, old.offset, size))
             new = Summary(key, old.offset + used, old.last, old.last_return, old.best,
                           old.bad_lines + bad)
@@ -151,7 +151,7 @@ def _scan_best(path: Path, size: int, chunk: int = 8 << 20) -> float | None:
     return best
 
 
-def _tail_summary(path: Path, key: tuple[int, int], best: float | None) -> Summary:
+def _tail_summary(path: Path, key: tuple[int, int, int], best: float | None) -> Summary:
     """Summary of a large file from its last ``TAIL_BYTES`` only.
 
     The best return is ``best`` (from the checkpoint or a scan) or a larger one seen in the tail
@@ -192,7 +192,7 @@ def _tail_summary(path: Path, key: tuple[int, int], best: float | None) -> Summa
 class Log:
     """Every record of a progress file read so far."""
 
-    key: tuple[int, int] | None = None
+    key: tuple[int, int, int] | None = None
     offset: int = 0
     records: list[dict[str, Any]] = field(default_factory=list)
     bad_lines: int = 0
@@ -231,11 +231,11 @@ class LogCache:
             return log
 
     @staticmethod
-    def _update(path: Path, key: tuple[int, int], old: Log | None) -> Log:
+    def _update(path: Path, key: tuple[int, int, int], old: Log | None) -> Log:
         """A new ``Log`` with the appended records (or the whole file when it shrank)."""
         size = key[1]
-        if old is None or size < old.offset:
-            old = Log()
+        if old is None or size < old.offset or key[2] != old.key[2]:
+            old = Log()  # new, shrunk or replaced (rewritten by a resumed run): read it all
         records, used, bad = parse_lines(read_from(path, old.offset, size))
         # A new list object: readers holding the old log keep a consistent view.
         return Log(key, old.offset + used, old.records + records, old.bad_lines + bad)

@@ -11,6 +11,7 @@ from flask import (Blueprint, Response, abort, current_app, jsonify, redirect, r
 from .bench import benchmarks
 from .series import (PANELS, X_LABELS, aggregate, columns, flat_config, group_key,
                      group_labels, panel_keys, run_curve)
+from .progress import Log
 from .storage import Storage
 
 log = logging.getLogger(__name__)
@@ -86,10 +87,15 @@ def _experiment_or_404(agent_id: str):
     return exp_dir
 
 
-def _plot_data(agent_id: str, meta: dict[str, Any], records: list, running: bool) -> dict:
+def _generation(plog: Any) -> int | None:
+    """Identity of the progress file's current version (its inode)."""
+    return plog.key[2] if plog.key else None
+
+
+def _plot_data(agent_id: str, meta: dict[str, Any], plog: Any, running: bool) -> dict:
     """What experiment.js needs to draw the panels."""
-    resumed = meta.get("resumed_at")
-    return {"id": agent_id, "panels": PANELS, "x_labels": X_LABELS,
+    resumed, records = meta.get("resumed_at"), plog.records
+    return {"id": agent_id, "panels": PANELS, "x_labels": X_LABELS, "gen": _generation(plog),
             "columns": columns(records, panel_keys()), "count": len(records),
             "threshold": meta.get("reward_threshold"), "running": running,
             "resumed_at": [r for r in resumed if isinstance(r, (int, float))]
@@ -117,13 +123,13 @@ def experiment(agent_id: str) -> str:
             meta=meta, row=row, config=flat_config(meta.get("config")), reward=reward,
             reward_values=flat_config(reward.get("values")) if reward else [],
             evaluations=[e for e in evaluations if isinstance(e, dict)], gifs=st.gifs(exp_dir),
-            data=_plot_data(agent_id, meta, plog.records, bool(row.get("running"))))
+            data=_plot_data(agent_id, meta, plog, bool(row.get("running"))))
     except Exception as exc:  # noqa: BLE001
         log.exception("experiment %s", agent_id)
         errors.append(f"could not be read: {type(exc).__name__}")
         context = dict(meta=meta, row={"id": agent_id}, config=[], reward=None,
                        reward_values=[], evaluations=[], gifs=[],
-                       data=_plot_data(agent_id, {}, [], False))
+                       data=_plot_data(agent_id, {}, Log(), False))
     return render_template("experiment.html", agent_id=agent_id, errors=errors, **context)
 
 
@@ -133,12 +139,16 @@ def api_progress(agent_id: str) -> Response:
     st = storage()
     exp_dir = _experiment_or_404(agent_id)
     since = request.args.get("since", default=0, type=int) or 0
-    records = st.log(exp_dir).records
-    reset = since < 0 or since > len(records)
+    gen = request.args.get("gen", type=int)
+    plog = st.log(exp_dir)
+    records, current = plog.records, _generation(plog)
+    # reset: the client's view is from a file since replaced (a resumed run rewrites it)
+    reset = since < 0 or since > len(records) or (gen is not None and gen != current)
     new = records if reset else records[since:]
     meta, _ = st.meta(exp_dir)
     summary = st.summary(agent_id)
     return jsonify({"since": 0 if reset else since, "count": len(records), "reset": reset,
+                    "gen": current,
                     "columns": columns(new, panel_keys()),
                     "running": st.is_running(meta, summary), "status": meta.get("status")})
 

@@ -406,3 +406,20 @@ def test_compare_tolerates_odd_configs_and_repeated_cycles(client, root: Path) -
     assert res.status_code == 200
     runs = {r["id"]: r for g in page_data(res.data)["groups"] for r in g["runs"]}
     assert runs["exp-b"]["iteration"] == list(range(30))  # resumed at 20: later records win
+
+
+def test_progress_rewritten_by_a_resumed_run(client, root: Path) -> None:
+    """A resume rewrites progress.jsonl atomically (new inode), then appends: clients reset."""
+    path = root / "experiments" / "exp-b" / "progress.jsonl"
+    first = client.get("/api/experiment/exp-b/progress").get_json()
+    assert first["count"] == 30 and first["gen"] is not None
+    client.get("/")  # the overview summary has read the old file too
+    lines = path.read_text().splitlines(keepends=True)
+    tmp = path.with_name(".progress.tmp")
+    tmp.write_text("".join(lines[:20]))
+    os.replace(tmp, path)
+    write_progress(path, 15, seed=7, start=20)  # longer than before: size alone would not tell
+    res = client.get(f"/api/experiment/exp-b/progress?since=30&gen={first['gen']}").get_json()
+    assert res["reset"] and res["count"] == 35 and res["columns"]["iteration"] == list(range(35))
+    row = [r for r in client.get("/api/experiments").get_json() if r["id"] == "exp-b"][0]
+    assert row["iterations"] == 35 and not row["errors"]

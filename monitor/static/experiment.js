@@ -5,7 +5,7 @@
   const data = readData();
   const xSelect = document.getElementById("xaxis");
   const POLL_MS = 5000;
-  let cols = data.columns, count = data.count;
+  let cols = data.columns, count = data.count, gen = data.gen;
 
   function hasData(key) { return (cols[key] || []).some(v => v !== null); }
 
@@ -83,11 +83,13 @@
   }
 
   function poll() {
-    fetch(`${data.progress_url}?since=${count}`, {credentials: "same-origin"})
+    const genArg = gen === null || gen === undefined ? "" : `&gen=${gen}`;
+    fetch(`${data.progress_url}?since=${count}${genArg}`, {credentials: "same-origin"})
       .then(r => r.json())
       .then(update => {
         const changed = update.reset || update.count !== count;
         merge(update);
+        gen = update.gen;
         if (changed) drawAll();
         const badge = document.getElementById("status");
         const cycles = document.getElementById("cycles");

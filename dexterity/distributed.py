@@ -72,6 +72,13 @@ class MPIComm(Comm):
         node = self.comm.Split_type(MPI.COMM_TYPE_SHARED)
         self.local_rank, self.local_size = node.Get_rank(), node.Get_size()
         node.Free()
+        sys.excepthook = self._abort_on_exception
+
+    def _abort_on_exception(self, kind: type, value: BaseException, tb: Any) -> None:
+        """An uncaught exception on any rank ends the whole job now, instead of leaving the others hanging."""
+        sys.__excepthook__(kind, value, tb)
+        sys.stderr.flush()
+        self.comm.Abort(1)
 
     def _timed(self, fn: Any, *args: Any) -> Any:
         start = time.perf_counter()
@@ -117,10 +124,18 @@ def launched_by_mpi() -> bool:
         and "SLURM_STEP_ID" in os.environ
 
 
+_active: Comm | None = None
+
+
 def make_comm() -> Comm:
     """The MPI communicator when launched by an MPI launcher, else the serial one."""
-    if launched_by_mpi():
-        comm = MPIComm()
-        if comm.size > 1:
-            return comm
-    return Comm()
+    global _active
+    if _active is None:
+        comm = MPIComm() if launched_by_mpi() else Comm()
+        _active = comm if comm.size > 1 else Comm()
+    return _active
+
+
+def active_comm() -> Comm | None:
+    """The communicator made by make_comm, if any (used to end a failing MPI job cleanly)."""
+    return _active

@@ -47,13 +47,16 @@ def make_distribution(config: dict[str, Any], action_space: gym.Space) -> Any:
 
 
 def build_brain(config: dict[str, Any], senses: list[Sense], observation_space: gym.Space,
-                action_space: gym.Space, seed: int) -> Brain:
-    """Distribution, model (weights initialised from the seed), policy and state normaliser."""
+                action_space: gym.Space, seed: int, rank: int = 0) -> Brain:
+    """Distribution, model (weights initialised from the seed), policy and state normaliser.
+
+    The policy's sampling stream derives from (seed, rank), so ranks do not share action noise.
+    """
     import keras
     keras.utils.set_random_seed(seed % (2 ** 31))
     distribution = make_distribution(config, action_space)
     model = build_model(config, senses, distribution)
-    policy = Policy(model, distribution, seed)
+    policy = Policy(model, distribution, int(np.random.SeedSequence([seed, rank, 1]).generate_state(1)[0]))
     state_norm = StateNormaliser(senses, clip=config["obs_clip"], enabled=config["state_norming"])
     return Brain(policy, state_norm, senses, observation_space, action_space)
 

@@ -80,7 +80,8 @@ class Learner:
         sizes = [int(np.prod(g.shape)) for g in grads]
         return [tf.reshape(part, g.shape) for part, g in zip(tf.split(flat, sizes), grads)]
 
-    def _step(self, batch: dict[str, Any]) -> tf.Tensor:
+    def gradients(self, batch: dict[str, Any]) -> tuple[list[tf.Tensor], dict[str, tf.Tensor]]:
+        """Loss gradients on a minibatch of sequences, averaged over ranks -> (grads, metrics)."""
         flat = lambda x: tf.reshape(x, [-1, *x.shape[2:]])  # noqa: E731
         targets = {k: flat(batch[k]) for k in ("actions", "log_probs", "values", "advantages", "returns")}
         with tf.GradientTape() as tape:
@@ -88,7 +89,11 @@ class Learner:
             loss, metrics = ppo_loss(self.policy.distribution, params, values, targets, self.config)
         grads = tape.gradient(loss, self.variables)
         grads = [tf.zeros_like(v) if g is None else tf.convert_to_tensor(g) for g, v in zip(grads, self.variables)]
-        grads = self._average(grads)
+        return self._average(grads), metrics
+
+    def _step(self, batch: dict[str, Any]) -> tf.Tensor:
+        """One optimisation step: averaged gradients, global-norm clip, Adam -> metrics vector [M]."""
+        grads, metrics = self.gradients(batch)
         if self.config["grad_norm"] > 0:
             grads, norm = tf.clip_by_global_norm(grads, self.config["grad_norm"])
         else:

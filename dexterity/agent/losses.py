@@ -49,7 +49,9 @@ def ppo_loss(distribution: Any, params: tf.Tensor, values: tf.Tensor, batch: dic
     [B, *action_shape], "log_probs" [B], "advantages" [B], "values" [B] (old), "returns" [B].
     Returns (policy_loss + c_value * value_loss - c_entropy * entropy, metrics).
     """
-    advantages = normalise_advantages(batch["advantages"])
+    advantages = batch["advantages"]
+    if config.get("norm_advantages", True):
+        advantages = normalise_advantages(advantages)
     log_prob = distribution.log_prob(params, batch["actions"])
     pi_loss, metrics = policy_loss(log_prob, batch["log_probs"], advantages, config["clip"])
     v_loss = value_loss(values, batch["values"], batch["returns"], config["clip"], config["clip_values"])

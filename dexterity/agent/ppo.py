@@ -80,7 +80,8 @@ class PPOAgent:
         self.info = pool.info
         if config["stop_early"] and self.info.get("reward_threshold") is None:
             raise ConfigError(f"--stop-early needs a reward threshold, and {self.env_id} defines none")
-        self.brain = ckpt.build_brain(config, pool.senses, pool.observation_space, pool.action_space, seed)
+        self.brain = ckpt.build_brain(config, pool.senses, pool.observation_space, pool.action_space, seed,
+                                      self.comm.rank)
         self.policy = self.brain.policy
         self.reward_norm = RewardNormaliser(self.n_envs, config["discount"], config["reward_clip"],
                                             enabled=config["reward_norming"])
@@ -139,7 +140,7 @@ class PPOAgent:
             raise ConfigError(f"agent {self.agent_id} is already at cycle {self.iteration}; "
                               f"ask for more --iterations than that")
         self._start_log(iterations)
-        progress = Progress(self.verbose)
+        progress = Progress(self.verbose and self.comm.size == 1)
         records, status, start = [], "failed", time.perf_counter()
         try:
             while self.iteration < iterations:

@@ -52,16 +52,33 @@ def config_changes(args: argparse.Namespace) -> dict[str, Any]:
     return {name: getattr(args, name) for name in PARAMETERS if hasattr(args, name)}
 
 
+def _exit(code: int) -> None:
+    """Exit; under MPI with several ranks, abort the whole job so that no rank waits forever."""
+    from dexterity.distributed import active_comm
+    comm = active_comm()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if comm is not None and comm.size > 1:
+        if not comm.is_root:
+            import time
+            time.sleep(1.0)  # let rank 0 print the error line before the job is torn down
+        comm.abort(code)
+    sys.exit(code)
+
+
 def run_main(main: Callable[[], int | None]) -> None:
     """Run a CLI main: user errors -> one line on stderr and exit 2; Ctrl-C -> exit 130."""
     try:
         code = main()
     except DexterityError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
+        from dexterity.distributed import active_comm
+        comm = active_comm()
+        if comm is None or comm.is_root:
+            print(f"error: {exc}", file=sys.stderr)
+        _exit(2)
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
-        sys.exit(130)
+        _exit(130)
     sys.exit(code or 0)
 
 

@@ -125,9 +125,9 @@ def main(argv: list[str] | None = None) -> int:
             export_policy(agent.brain, args.export_file)
             print(f"exported the policy to {args.export_file}")
         if comm.is_root:
-            best = agent.best_return
+            best = f"{agent.best_return:.2f}" if agent.best_return > -float("inf") else "n/a (no episode ended)"
             print(f"done: agent {agent.agent_id} at cycle {agent.iteration}, {agent.frames} frames, "
-                  f"best mean return {best:.2f}" + ("" if agent.log is None else f"; files in {agent.log.dir}"))
+                  f"best mean return {best}" + ("" if agent.log is None else f"; files in {agent.log.dir}"))
     finally:
         agent.close()
     return 0

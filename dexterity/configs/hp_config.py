@@ -74,6 +74,7 @@ PARAMETERS: dict[str, Param] = {
     "clip": Param(0.2, float, "PPO clipping range of the probability ratio", check=_positive, check_text="positive"),
     "c_entropy": Param(0.0, float, "entropy bonus coefficient", check=_non_negative, check_text="non-negative"),
     "c_value": Param(0.5, float, "value loss coefficient", check=_non_negative, check_text="non-negative"),
+    "norm_advantages": Param(True, bool, "normalise advantages per minibatch (zero mean, unit std)"),
     "clip_values": Param(True, bool, "clip the value update to +-clip around the old values"),
     "grad_norm": Param(0.5, float, "global gradient norm clip (0 turns it off)", check=_non_negative,
                        check_text="non-negative"),

@@ -1,0 +1,107 @@
+"""Distributed training with 2 MPI ranks: gradient averaging, normaliser merge, identical weights,
+train.py under mpirun, resuming with another rank count, and a killed rank ending the job."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, run_script
+
+MPIRUN = shutil.which("mpirun", path=os.path.dirname(sys.executable)) or shutil.which("mpirun")
+pytestmark = [pytest.mark.mpi, pytest.mark.skipif(MPIRUN is None, reason="mpirun not installed")]
+SMALL = ["--workers", "4", "--horizon", "32", "--batch-size", "32", "--epochs", "2", "--seed", "2"]
+
+
+def mpirun(*args, ranks=2, timeout=300, check=True):
+    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", OMPI_MCA_rmaps_base_oversubscribe="1")
+    proc = subprocess.run([MPIRUN, "-np", str(ranks), "--oversubscribe", sys.executable, *args], capture_output=True,
+                          text=True, timeout=timeout, cwd=ROOT, env=env)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"mpirun exited {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return proc
+
+
+def test_allreduced_gradients_and_merged_statistics_equal_pooled_ones():
+    proc = mpirun("tests/mpi/grad_and_stats_check.py")
+    assert "CHECKS PASSED" in proc.stdout
+
+
+@pytest.mark.parametrize("model", ["ffn", "gru"])
+def test_two_ranks_end_with_identical_weights(model):
+    proc = mpirun("tests/mpi/identical_weights_check.py", model)
+    assert "WEIGHTS IDENTICAL" in proc.stdout
+
+
+@pytest.mark.parametrize("extra", [[], ["--model", "gru", "--tbptt", "8"]], ids=["ffn", "gru"])
+def test_train_py_under_mpirun(storage, extra):
+    proc = mpirun("train.py", "Pendulum-v1", "--iterations", "2", *SMALL, *extra)
+    assert proc.stdout.count("cycle 2/2") == 1  # only rank 0 prints
+    assert "2 ranks x 2 envs" in proc.stdout and "comm" in proc.stdout
+    agent_ids = os.listdir(storage / "saved_models")
+    assert len(agent_ids) == 1  # one agent id, from rank 0
+    records = [json.loads(line) for line in (storage / "experiments" / agent_ids[0] / "progress.jsonl").open()]
+    assert [r["iteration"] for r in records] == [0, 1]
+    assert records[-1]["frames"] == 2 * 4 * 32 and records[-1]["dist/ranks"] == 2
+
+
+def test_resume_with_a_different_number_of_ranks(storage):
+    mpirun("train.py", "CartPole-v1", "--iterations", "2", *SMALL)
+    agent_id = os.listdir(storage / "saved_models")[0]
+    proc = run_script("train.py", "--load-from", agent_id, "--iterations", "3")
+    assert "cycle 3/3" in proc.stdout
+    proc = mpirun("train.py", "--load-from", agent_id, "--iterations", "4")
+    assert "cycle 4/4" in proc.stdout
+    records = [json.loads(line) for line in (storage / "experiments" / agent_id / "progress.jsonl").open()]
+    assert [r["iteration"] for r in records] == [0, 1, 2, 3]
+    assert [r["dist/ranks"] for r in records] == [2, 2, 1, 2]
+
+
+def _rank_processes(root_pid):
+    import psutil
+    ranks = {}
+    for child in psutil.Process(root_pid).children(recursive=True):
+        try:
+            env = child.environ()
+            if "train.py" in " ".join(child.cmdline()) and "OMPI_COMM_WORLD_RANK" in env:
+                ranks[int(env["OMPI_COMM_WORLD_RANK"])] = child
+        except psutil.Error:
+            continue
+    return ranks
+
+
+def test_killed_rank_ends_the_job_and_the_last_checkpoint_loads(storage):
+    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+    proc = subprocess.Popen([MPIRUN, "-np", "2", "--oversubscribe", sys.executable, "train.py", "CartPole-v1",
+                             "--iterations", "100000", "--workers", "4", "--horizon", "256", "--batch-size", "64",
+                             "--seed", "3"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    try:
+        deadline = time.time() + 120
+        last = None
+        while time.time() < deadline and last is None:
+            found = list(Path(storage, "saved_models").glob("*/last/agent.json"))
+            last = found[0].parent if found else None
+            time.sleep(0.5)
+        assert last is not None, "no checkpoint was written"
+        time.sleep(1.0)  # now mid-cycle
+        ranks = _rank_processes(proc.pid)
+        assert set(ranks) == {0, 1}
+        killed_at = time.time()
+        ranks[1].send_signal(signal.SIGKILL)
+        code = proc.wait(timeout=60)
+        assert code != 0
+        assert time.time() - killed_at < 30
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    from dexterity.agent.checkpoint import load_brain, read_info
+    info = read_info(last)
+    brain = load_brain(last, info)
+    assert info["iteration"] >= 1 and brain.policy.model.variables

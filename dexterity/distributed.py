@@ -55,6 +55,16 @@ class Comm:
     def barrier(self) -> None:
         pass
 
+    def send(self, obj: Any, dest: int) -> None:
+        raise RuntimeError("a single-process run has no other rank to send to")
+
+    def recv(self, source: int) -> Any:
+        raise RuntimeError("a single-process run has no other rank to receive from")
+
+    def split(self, ranks: tuple[int, ...]) -> "Comm":
+        """A communicator of the given ranks (this rank must be one of them)."""
+        return self
+
     def abort(self, code: int = 1) -> None:
         sys.exit(code)
 
@@ -62,17 +72,19 @@ class Comm:
 class MPIComm(Comm):
     """mpi4py's COMM_WORLD behind the Comm interface; timed for the cycle report."""
 
-    def __init__(self) -> None:
+    def __init__(self, comm: Any = None, parent: "MPIComm | None" = None) -> None:
         super().__init__()
+        self.parent = parent
         from mpi4py import MPI
         self._mpi = MPI
-        self.comm = MPI.COMM_WORLD
+        self.comm = comm if comm is not None else MPI.COMM_WORLD
         self.rank = self.comm.Get_rank()
         self.size = self.comm.Get_size()
         node = self.comm.Split_type(MPI.COMM_TYPE_SHARED)
         self.local_rank, self.local_size = node.Get_rank(), node.Get_size()
         node.Free()
-        sys.excepthook = self._abort_on_exception
+        if comm is None:
+            sys.excepthook = self._abort_on_exception
 
     def _abort_on_exception(self, kind: type, value: BaseException, tb: Any) -> None:
         """An uncaught exception on any rank ends the whole job now, instead of leaving the others hanging."""
@@ -85,7 +97,10 @@ class MPIComm(Comm):
         try:
             return fn(*args)
         finally:
-            self.comm_time += time.perf_counter() - start
+            spent = time.perf_counter() - start
+            self.comm_time += spent
+            if self.parent is not None:
+                self.parent.comm_time += spent
 
     def allreduce_sum(self, array: np.ndarray) -> np.ndarray:
         array = np.ascontiguousarray(array)
@@ -109,6 +124,19 @@ class MPIComm(Comm):
 
     def barrier(self) -> None:
         self._timed(self.comm.Barrier)
+
+    def send(self, obj: Any, dest: int) -> None:
+        self._timed(self.comm.send, obj, dest)
+
+    def recv(self, source: int) -> Any:
+        return self._timed(self.comm.recv, None, source)
+
+    def split(self, ranks: tuple[int, ...]) -> Comm:
+        """A communicator of `ranks` (collective over all ranks; this rank must be a member)."""
+        if len(ranks) == self.size:
+            return self
+        sub = self.comm.Split(0 if self.rank in ranks else 1, self.rank)
+        return MPIComm(sub, parent=self) if sub.Get_size() > 1 else Comm()
 
     def abort(self, code: int = 1) -> None:
         self.comm.Abort(code)

@@ -18,10 +18,11 @@ pytestmark = [pytest.mark.mpi, pytest.mark.skipif(MPIRUN is None, reason="mpirun
 SMALL = ["--workers", "4", "--horizon", "32", "--batch-size", "32", "--epochs", "2", "--seed", "2"]
 
 
-def mpirun(*args, ranks=2, timeout=300, check=True):
-    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", OMPI_MCA_rmaps_base_oversubscribe="1")
-    proc = subprocess.run([MPIRUN, "-np", str(ranks), "--oversubscribe", sys.executable, *args], capture_output=True,
-                          text=True, timeout=timeout, cwd=ROOT, env=env)
+def mpirun(*args, ranks=2, timeout=300, check=True, env_vars=None):
+    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", **(env_vars or {}))
+    exports = [item for name in (env_vars or {}) for item in ("-x", name)]
+    proc = subprocess.run([MPIRUN, "-np", str(ranks), "--oversubscribe", *exports, sys.executable, *args],
+                          capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env)
     if check and proc.returncode != 0:
         raise AssertionError(f"mpirun exited {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     return proc
@@ -32,9 +33,12 @@ def test_allreduced_gradients_and_merged_statistics_equal_pooled_ones():
     assert "CHECKS PASSED" in proc.stdout
 
 
-@pytest.mark.parametrize("model", ["ffn", "gru"])
-def test_two_ranks_end_with_identical_weights(model):
-    proc = mpirun("tests/mpi/identical_weights_check.py", model)
+@pytest.mark.parametrize("model, optimisers", [("ffn", None), ("gru", None), ("gru", "1")],
+                         ids=["ffn", "gru", "gru-one-optimiser"])
+def test_two_ranks_end_with_identical_weights(model, optimisers):
+    """With one optimising rank (as with one GPU per node) the other only gathers; weights still agree."""
+    env_vars = {"DEXTERITY_OPTIMISERS_PER_NODE": optimisers} if optimisers else None
+    proc = mpirun("tests/mpi/identical_weights_check.py", model, env_vars=env_vars)
     assert "WEIGHTS IDENTICAL" in proc.stdout
 
 

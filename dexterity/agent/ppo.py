@@ -18,8 +18,9 @@ import numpy as np
 from dexterity.agent import checkpoint as ckpt
 from dexterity.agent.learner import Learner, learning_rate
 from dexterity.agent.report import Progress, episode_stats, format_line
-from dexterity.agent.rollout import Gatherer, run_episodes
+from dexterity.agent.rollout import Gatherer, Rollout, run_episodes
 from dexterity.configs.hp_config import derive_config
+from dexterity.devices import Role, plan_roles
 from dexterity.distributed import Comm
 from dexterity.envpool import EnvPool
 from dexterity.errors import ConfigError
@@ -48,8 +49,9 @@ class PPOAgent:
 
     def __init__(self, env_id: str, config: dict[str, Any], comm: Comm | None = None, agent_id: str | None = None,
                  env_kwargs: dict[str, Any] | None = None, plugins: Sequence[str] = (), preset: str | None = None,
-                 write_experiment: bool = True, verbose: bool = True):
+                 write_experiment: bool = True, verbose: bool = True, role: Role | None = None):
         self.comm = comm or Comm()
+        self.role = role or plan_roles(self.comm, force_cpu=config["cpu"])
         self.env_id, self.env_kwargs, self.plugins = env_id, dict(env_kwargs or {}), list(plugins)
         self.preset, self.verbose = preset, verbose and self.comm.is_root
         if config["seed"] is None:
@@ -85,7 +87,8 @@ class PPOAgent:
         self.policy = self.brain.policy
         self.reward_norm = RewardNormaliser(self.n_envs, config["discount"], config["reward_clip"],
                                             enabled=config["reward_norming"])
-        self.learner = Learner(self.policy, config, self.comm, seed + 7919 * (self.comm.rank + 1))
+        learner_comm = self.comm.split(self.role.optimiser_ranks)
+        self.learner = Learner(self.policy, config, learner_comm, seed + 7919 * (self.comm.rank + 1))
         self.gatherer = Gatherer(pool, self.policy, self.brain.state_norm, self.reward_norm, config["horizon"])
         self._broadcast_weights()
 
@@ -173,8 +176,7 @@ class PPOAgent:
         self.reward_norm.sync(self.comm)
         t1 = time.perf_counter()
         progress.show(f"cycle {self.iteration + 1}: optimising")
-        lr = learning_rate(self.config, self.iteration)
-        train = self.learner.optimise(rollout, lr)
+        train = self._optimise(rollout)
         t2 = time.perf_counter()
         episodes = [e for part in self.comm.allgather(rollout.episodes) for e in part]
         steps = rollout.steps * self.comm.size
@@ -186,9 +188,24 @@ class PPOAgent:
         record.update({"time/gather_s": t1 - t0, "time/optimise_s": t2 - t1, "time/cycle_s": t3 - t0,
                        "time/steps_per_s": steps / (t3 - t0), "time/comm_s": self.comm.reset_timer(),
                        "dist/ranks": self.comm.size, "dist/workers": self.config["workers"],
+                       "dist/optimisers": len(self.role.optimiser_ranks),
                        "memory/rss_mb": _rss_mb()})
         self.iteration += 1
         return record
+
+    def _optimise(self, rollout: Rollout) -> dict[str, Any]:
+        """Optimise on this rank's data and its gatherers' (see dexterity.devices); weights end equal."""
+        lr = learning_rate(self.config, self.iteration)
+        if not self.role.optimiser:
+            self.comm.send(rollout, self.role.optimiser_rank)
+            train: dict[str, Any] = {}
+        else:
+            parts = [rollout] + [self.comm.recv(source) for source in self.role.gatherers]
+            train = self.learner.optimise(Rollout.concatenate(parts) if len(parts) > 1 else rollout, lr)
+        if len(self.role.optimiser_ranks) < self.comm.size:
+            self._broadcast_weights()
+            train = self.comm.bcast(train)
+        return train
 
     def _episode_stats(self, episodes: list[dict[str, Any]]) -> dict[str, Any]:
         stats = {} if self.config["radical_evaluation"] else episode_stats(episodes)

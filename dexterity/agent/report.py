@@ -63,7 +63,9 @@ def format_line(record: dict[str, Any], iterations: int, eta_s: float | None) ->
             "dist/ranks", 1) > 1 else "") + ")",
     ]
     if record.get("dist/ranks", 1) > 1:
-        parts.append(f"{record['dist/ranks']} ranks x {record['dist/workers'] // record['dist/ranks']} envs")
+        optimising = record.get("dist/optimisers", record["dist/ranks"])
+        note = f" ({optimising} optimising)" if optimising < record["dist/ranks"] else ""
+        parts.append(f"{record['dist/ranks']} ranks{note} x {record['dist/workers'] // record['dist/ranks']} envs")
     if eta_s is not None:
         parts.append(f"ETA {_duration(eta_s)}")
     return " | ".join(parts)

@@ -42,6 +42,23 @@ class Rollout:
     def steps(self) -> int:
         return int(self.rewards.size)
 
+    @classmethod
+    def concatenate(cls, parts: list["Rollout"]) -> "Rollout":
+        """Rollouts of the same horizon side by side: [T, N1 + N2 + ..., ...] (advantages included)."""
+        cat = lambda arrays: np.concatenate(arrays, axis=1)  # noqa: E731
+        fields = {}
+        for f in dataclasses.fields(cls):
+            values = [getattr(p, f.name) for p in parts]
+            if f.name == "obs":
+                fields[f.name] = {k: cat([v[k] for v in values]) for k in values[0]}
+            elif f.name == "states":
+                fields[f.name] = [cat([v[i] for v in values]) for i in range(len(values[0]))]
+            elif f.name == "episodes":
+                fields[f.name] = [e for v in values for e in v]
+            else:
+                fields[f.name] = None if values[0] is None else cat(values)
+        return cls(**fields)
+
 
 class Gatherer:
     """Collects `horizon` steps from every env of a pool per call to `gather`."""

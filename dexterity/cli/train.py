@@ -76,21 +76,21 @@ def _check_flags(args: argparse.Namespace, changes: dict[str, Any]) -> None:
                           "drop --pcon/--rcon/--env-kwargs")
 
 
-def make_agent(args: argparse.Namespace, comm: Any) -> Any:
+def make_agent(args: argparse.Namespace, comm: Any, role: Any = None) -> Any:
     """Build a new agent from the flags, or resume one with --load-from."""
     from dexterity.agent.ppo import PPOAgent
     from dexterity.envpool import import_plugins
     changes = config_changes(args)
     import_plugins(args.plugin)
     if args.load_from:
-        return PPOAgent.resume(args.load_from, changes, comm=comm, write_experiment=not args.no_monitor)
+        return PPOAgent.resume(args.load_from, changes, comm=comm, write_experiment=not args.no_monitor, role=role)
     env_kwargs = _env_kwargs(args)
     preset = args.pcon or auto_preset(args.env, env_kwargs, args.plugin)
     config = derive_config(get_preset(preset), changes)
     if "tbptt" in changes and config["model"] == "ffn":
         raise ConfigError("--tbptt needs a recurrent model (--model rnn, lstm or gru), not ffn")
     return PPOAgent(args.env, config, comm=comm, env_kwargs=env_kwargs, plugins=args.plugin, preset=preset,
-                    write_experiment=not args.no_monitor)
+                    write_experiment=not args.no_monitor, role=role)
 
 
 def _header(agent: Any) -> str:
@@ -107,12 +107,16 @@ def main(argv: list[str] | None = None) -> int:
     changes = config_changes(args)
     _check_flags(args, changes)
     from dexterity import tf_setup
+    from dexterity.devices import apply_role, gpu_ids, plan_roles
     from dexterity.distributed import make_comm
     comm = make_comm()
-    tf = tf_setup.tensorflow(cpu=bool(changes.get("cpu")))
+    cpu = bool(changes.get("cpu"))
+    role = plan_roles(comm, force_cpu=cpu)
+    apply_role(role, gpus_present=bool(gpu_ids()) and not cpu)
+    tf = tf_setup.tensorflow(cpu=cpu)
     if changes.get("debug"):
         tf.config.run_functions_eagerly(True)
-    agent = make_agent(args, comm)
+    agent = make_agent(args, comm, role)
     try:
         if args.preload:
             from dexterity.pretrained import preload_encoder

@@ -27,12 +27,32 @@ from dexterity.spaces import ObservationEncoder, Sense, empty_batch
 
 
 def import_plugins(plugins: Sequence[str]) -> None:
-    """Import user modules that register environments, models, distributions or rewards."""
+    """Import user modules that register environments, models, distributions, rewards or presets.
+
+    Runs in the main process and in every env worker process (there `DEXTERITY_ENV_WORKER=1` is
+    set first, so a plugin can skip TensorFlow-dependent registrations). The current directory is
+    searched too. Any failure becomes a DexterityError naming the plugin and what went wrong.
+    """
+    main_spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    if getattr(main_spec, "name", None) == "dexterity.envpool":
+        os.environ["DEXTERITY_ENV_WORKER"] = "1"
+    if plugins and os.getcwd() not in sys.path:
+        sys.path.append(os.getcwd())
     for name in plugins:
         try:
             importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name and (name == exc.name or name.startswith(exc.name + ".")):
+                raise DexterityError(f"plugin '{name}' not found: no module named '{exc.name}' (give an importable "
+                                     f"module path, e.g. mypackage.models, from the current directory or "
+                                     f"$PYTHONPATH)") from exc
+            raise DexterityError(f"plugin '{name}' failed to import: {exc}") from exc
+        except DexterityError as exc:  # e.g. a ConfigError from a registry: already says what is wrong
+            raise DexterityError(f"plugin '{name}': {exc}") from exc
         except Exception as exc:  # any failure of a user module is a user error
-            raise DexterityError(f"plugin '{name}' failed to import: {type(exc).__name__}: {exc}") from exc
+            frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith("<frozen")]
+            where = f" ({frames[-1].filename}:{frames[-1].lineno})" if frames else ""
+            raise DexterityError(f"plugin '{name}' failed to import: {type(exc).__name__}: {exc}{where}") from exc
 
 
 def make_env(env_id: str, env_kwargs: dict[str, Any] | None = None, plugins: Sequence[str] = ()) -> gym.Env:

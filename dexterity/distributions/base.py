@@ -81,6 +81,10 @@ def register_distribution(name: str) -> Callable[[type], type]:
         old = _REGISTRY.get(name)
         if old is not None and _qualified(old) != _qualified(cls):
             raise ConfigError(f"distribution name '{name}' is already registered by {_qualified(old)}")
+        missing = sorted(getattr(cls, "__abstractmethods__", ()))
+        if missing:
+            raise ConfigError(f"distribution '{name}' ({_qualified(cls)}) does not implement "
+                              f"{', '.join(missing)} (abstract methods of BasePolicyDistribution)")
         cls.name = name
         _REGISTRY[name] = cls
         return cls
@@ -100,10 +104,19 @@ def get_distribution(name: str, action_space: gym.spaces.Space, **options: Any) 
     """An instance of the distribution registered as `name` for `action_space`."""
     if name not in _REGISTRY:
         raise ConfigError(f"unknown distribution '{name}'; known: {', '.join(list_distributions())}")
-    distribution = _REGISTRY[name](action_space, **options)
+    cls = _REGISTRY[name]
+    try:
+        distribution = cls(action_space, **options)
+    except ConfigError:
+        raise
+    except Exception as exc:
+        if cls.__module__.startswith("dexterity."):
+            raise
+        raise ConfigError(f"distribution '{name}' ({_qualified(cls)}) failed for action space {action_space}: "
+                          f"{type(exc).__name__}: {exc}") from exc
     missing = [a for a in ("param_size", "action_shape", "action_dtype") if not hasattr(distribution, a)]
     if missing:
-        raise ConfigError(f"distribution '{name}' does not set {', '.join(missing)} in __init__")
+        raise ConfigError(f"distribution '{name}' ({_qualified(cls)}) does not set {', '.join(missing)} in __init__")
     return distribution
 
 

@@ -102,15 +102,66 @@ def list_architectures() -> list[str]:
 
 
 def build_model(config: dict[str, Any], senses: list[Sense], distribution: Any) -> BaseModel:
-    """Build (and initialise the weights of) the model the config names."""
+    """Build (and initialise the weights of) the model the config names, then check its contract.
+
+    A builder from a user module (not `dexterity.*`) that raises, returns something else than a
+    BaseModel, or whose `step` gives wrongly shaped outputs, becomes a ConfigError naming the
+    architecture, the module that registered it and what is wrong.
+    """
     name = config["architecture"]
     if name not in _ARCHITECTURES:
         raise ConfigError(f"unknown architecture '{name}'; known: {', '.join(list_architectures())}")
-    model = _ARCHITECTURES[name](senses, distribution, config["model"], config["shared"], config)
-    if not isinstance(model, BaseModel):
-        raise ConfigError(f"architecture '{name}': builder returned {type(model).__name__}, not a BaseModel")
-    model.build()
+    builder = _ARCHITECTURES[name]
+    module = getattr(builder, "__module__", None) or "?"
+    where = f"architecture '{name}' (registered by {module})"
+    try:
+        model = builder(senses, distribution, config["model"], config["shared"], config)
+        if not isinstance(model, BaseModel):
+            raise ConfigError(f"{where}: builder returned {type(model).__name__}, not a BaseModel")
+        model.build()
+        batch = 2
+        obs = {s.name: tf.zeros((batch, *s.shape), tf.float32) for s in senses}
+        state = model.initial_state(batch)
+        params, value, new_state = model.step(obs, state)
+    except ConfigError:
+        raise
+    except Exception as exc:
+        if module.startswith("dexterity."):
+            raise
+        raise ConfigError(f"{where} failed to build: {type(exc).__name__}: {exc}") from exc
+    problems = _contract_problems(model, distribution, batch, params, value, state, new_state)
+    if problems:
+        raise ConfigError(f"{where} breaks the model contract: {'; '.join(problems)}")
     return model
+
+
+def _shape(x: Any) -> tuple | None:
+    shape = getattr(x, "shape", None)
+    return None if shape is None else tuple(int(d) if d is not None else -1 for d in shape)
+
+
+def _contract_problems(model: BaseModel, distribution: Any, batch: int, params: Any, value: Any,
+                       state: list[Any], new_state: Any) -> list[str]:
+    """What is wrong with one step's outputs on a batch of `batch` zero observations (empty: nothing)."""
+    problems = []
+    want = (batch, int(distribution.param_size))
+    if _shape(params) != want:
+        problems.append(f"policy params have shape {_shape(params)}, expected {want} "
+                        f"(batch, param_size of the {type(distribution).__name__} distribution)")
+    if _shape(value) != (batch,):
+        problems.append(f"value has shape {_shape(value)}, expected ({batch},) (one value per row, no trailing 1)")
+    want_state = [(batch, int(size)) for size in model.state_sizes()]
+    if [_shape(s) for s in state] != want_state:
+        problems.append(f"initial_state({batch}) has shapes {[_shape(s) for s in state]}, expected {want_state} "
+                        f"from state_sizes()")
+    if not isinstance(new_state, (list, tuple)):
+        problems.append(f"new state is a {type(new_state).__name__}, expected a list of tensors")
+    elif [_shape(s) for s in new_state] != want_state:
+        problems.append(f"new state has shapes {[_shape(s) for s in new_state]}, expected {want_state} "
+                        f"from state_sizes()")
+    if not model.trainable_variables:
+        problems.append("it has no trainable variables (list every keras layer in `layers`)")
+    return problems
 
 
 # ---- building blocks -------------------------------------------------------------------------

@@ -115,12 +115,12 @@ PRESETS: dict[str, dict[str, Any]] = {
                "c_entropy": 0.0, "clip": 0.2, "grad_norm": 0.5},
     "pendulum": {"workers": 4, "horizon": 512, "epochs": 10, "batch_size": 64, "lr_pi": 1e-3,
                  "discount": 0.9, "lam": 0.95, "c_entropy": 0.0},
-    "hand": {"architecture": "simple", "model": "gru", "workers": 16, "horizon": 256, "epochs": 3,
-             "batch_size": 512, "tbptt": 16, "lr_pi": 3e-4, "discount": 0.99, "lam": 0.97, "c_entropy": 0.0,
-             "distribution": "beta", "grad_norm": 0.5},
-    "manipulate": {"architecture": "simple", "model": "lstm", "workers": 32, "horizon": 512, "epochs": 3,
-                   "batch_size": 1024, "tbptt": 16, "lr_pi": 2e-4, "discount": 0.998, "lam": 0.95,
-                   "c_entropy": 0.0, "distribution": "beta", "grad_norm": 0.5},
+    "hand": {"architecture": "shadow", "model": "gru", "distribution": "beta", "workers": 16, "horizon": 128,
+             "epochs": 4, "batch_size": 512, "tbptt": 16, "lr_pi": 3e-4, "discount": 0.95, "lam": 0.95,
+             "c_entropy": 0.0, "grad_norm": 0.5},
+    "manipulate": {"architecture": "shadow", "model": "gru", "distribution": "beta", "workers": 32, "horizon": 256,
+                   "epochs": 4, "batch_size": 1024, "tbptt": 16, "lr_pi": 3e-4, "discount": 0.99, "lam": 0.95,
+                   "c_entropy": 0.0, "grad_norm": 0.5},
 }
 
 _LR_SCHEDULES = (None, "exponential", "linear")

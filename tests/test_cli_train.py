@@ -116,3 +116,25 @@ def test_corrupt_agent_is_reported_and_left_untouched(storage):
         assert "corrupt" in proc.stderr
     assert weights.read_bytes() == b"not a zip file"
     assert len(_progress(storage, agent_id)) == 2
+
+
+def test_run_control_flags(storage):
+    proc = run_script("train.py", "Pendulum-v1", *SMALL[:1], "3", *SMALL[2:], "--eval", "--save-every", "1",
+                      "--monitor-frequency", "2", "--target-kl", "1e-9", "--cpu", "--debug")
+    agent_id = _agent_id(storage)
+    saves = {p.name for p in (storage / "saved_models" / agent_id).iterdir()}
+    assert {"1", "2", "3", "last", "best"} <= saves
+    records = _progress(storage, agent_id)
+    assert [r["iteration"] for r in records] == [0, 2]          # every 2nd cycle, and the last
+    assert records[0]["eval/episodes"] == 5                      # no training episode ended: 5 evaluated
+    assert records[0]["rollout/episodes"] == 5
+    assert records[0]["train/epochs_done"] == 1                  # the KL stop fired after the first epoch
+    assert "Traceback" not in proc.stderr
+
+
+def test_radical_evaluation_and_no_monitor(storage):
+    run_script("train.py", "CartPole-v1", *SMALL, "--radical-evaluation", "--no-monitor")
+    assert not (storage / "experiments").exists()
+    agent_id = _agent_id(storage)
+    info = json.loads((storage / "saved_models" / agent_id / "last" / "agent.json").read_text())
+    assert info["config"]["radical_evaluation"] is True and info["iteration"] == 2

@@ -40,9 +40,9 @@ class Brain:
 
 def make_distribution(config: dict[str, Any], action_space: gym.Space) -> Any:
     """The configured distribution for an action space (clear errors for incompatible ones)."""
+    options = {"bins": config.get("bins", 11), "log_std_init": config.get("log_std_init", 0.0)}
     if config["distribution"] is None:
-        return default_distribution(action_space)
-    options = {"bins": config["bins"]} if config["distribution"] == "multi-categorical" else {}
+        return default_distribution(action_space, **options)
     return get_distribution(config["distribution"], action_space, **options)
 
 

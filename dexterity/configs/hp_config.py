@@ -50,6 +50,7 @@ PARAMETERS: dict[str, Param] = {
     "distribution": Param(None, str, "policy distribution (categorical, multi-categorical, gaussian, beta or a "
                                      "registered one); default: chosen from the action space", nullable=True),
     "shared": Param(False, bool, "share the trunk between policy and value networks"),
+    "log_std_init": Param(0.0, float, "initial log standard deviation of the gaussian distribution"),
     "bins": Param(11, int, "bins per action dimension for the multi-categorical distribution on continuous spaces",
                   check=lambda x: x >= 2, check_text="at least 2"),
     # data collection

@@ -30,3 +30,24 @@ def run_script(script: str, *args: str, timeout: float = 600, check: bool = True
         raise AssertionError(f"{script} {' '.join(args)} exited {proc.returncode}\n"
                              f"stdout:\n{proc.stdout[-3000:]}\nstderr:\n{proc.stderr[-3000:]}")
     return proc
+
+
+# ---- tests that must not share a process with TensorFlow ------------------------------------
+# MuJoCo rendering segfaults in a process that has loaded TensorFlow, and the test session loads it
+# (many test modules import it). A test marked `isolated` is run on its own in a fresh
+# interpreter (`python -m pytest NODEID`), which imports only that test's module.
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "isolated: run in a fresh interpreter (e.g. it renders with MuJoCo)")
+
+
+def pytest_pyfunc_call(pyfuncitem):
+    if pyfuncitem.get_closest_marker("isolated") is None or os.environ.get("DEXTERITY_ISOLATED_CHILD"):
+        return None
+    env = dict(os.environ, DEXTERITY_ISOLATED_CHILD="1")
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", pyfuncitem.nodeid],
+                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
+    if proc.returncode != 0:
+        pytest.fail(f"isolated run of {pyfuncitem.nodeid} failed (exit {proc.returncode}):\n"
+                    f"{proc.stdout[-4000:]}\n{proc.stderr[-2000:]}", pytrace=False)
+    return True

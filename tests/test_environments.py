@@ -27,7 +27,8 @@ def test_registration_is_complete_and_idempotent():
         assert gym.spec(env_id).reward_threshold is not None
 
 
-@pytest.mark.parametrize("env_id", ALL_IDS)
+@pytest.mark.parametrize("env_id", [pytest.param(e, marks=pytest.mark.isolated) if "Visual" in e else e
+                                    for e in ALL_IDS])
 def test_check_env(env_id):
     kwargs = {"vision_size": 32} if "Visual" in env_id else {}
     env = gym.make(env_id, **kwargs)
@@ -160,6 +161,7 @@ def test_discrete_actions_map_to_control_range():
     np.testing.assert_allclose(u.data.ctrl, u.model.actuator_ctrlrange[:, 0])
 
 
+@pytest.mark.isolated  # renders: must not share the test session's process, which has TensorFlow loaded
 def test_visual_observation_is_an_image():
     env = gym.make("ManipulateBlockVisual-v0", vision_size=32)
     obs, _ = env.reset(seed=0)

@@ -1,0 +1,162 @@
+"""observe.py: show a saved agent acting, in a window where a display exists, else as an mp4 or gif.
+
+Environments (and so every MuJoCo rendering) live in a TF-free worker process (EnvPool); this
+process only runs the policy. With a display the env renders itself (render_mode 'human') at
+about real time; without one, or with --output, frames come back as arrays and are written.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dexterity.cli.common import run_main, set_storage
+from dexterity.errors import DexterityError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="observe.py", description="Show a saved agent acting.")
+    parser.add_argument("id", nargs="?", default=None, help="agent id (default: the most recently saved agent)")
+    parser.add_argument("--save", default=None,
+                        help="which checkpoint: best, last or an iteration (default: best if saved, else last)")
+    parser.add_argument("--stochastic", action="store_true", help="sample actions (default: deterministic mode)")
+    parser.add_argument("--env", default=None, help="another env id with the same action space")
+    parser.add_argument("-n", "--episodes", type=int, default=1, help="episodes to show (default 1)")
+    parser.add_argument("--output", default=None, metavar="PATH",
+                        help="write a video (.mp4 or .gif) instead of opening a window (default without a display: "
+                             "experiments/<id>/gifs/observe-<save>-<cycle>.gif)")
+    parser.add_argument("--max-steps", type=int, default=2000, help="steps per episode at most (default 2000)")
+    parser.add_argument("--fps", type=int, default=25, help="frames per second of the window/video (default 25)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the environment and of sampling")
+    parser.add_argument("--cpu", action="store_true", help="force the CPU")
+    parser.add_argument("--storage", default=None, help="storage root (default: $DEXTERITY_STORAGE or ./storage)")
+    return parser
+
+
+def has_display() -> bool:
+    """True where a window can open (X11 or Wayland)."""
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def load_agent(agent_id: str | None, which: str | None) -> tuple[dict[str, Any], Any, str]:
+    """(checkpoint info, brain, save name) of a saved agent; unknown ids and corrupt files raise."""
+    from dexterity.agent.checkpoint import checkpoint_dir, load_brain, read_info
+    from dexterity.envpool import import_plugins
+    from dexterity.storage import models_dir, resolve_agent_id
+    agent_id = resolve_agent_id(agent_id)
+    if which is None:
+        which = "best" if (models_dir(agent_id) / "best" / "agent.json").is_file() else "last"
+    folder = checkpoint_dir(agent_id, which)
+    info = read_info(folder)
+    import_plugins(info.get("plugins", ()))
+    return info, load_brain(folder, info), which
+
+
+def check_compatible(pool: Any, brain: Any, env_id: str) -> None:
+    """The env must have the agent's action space and observation layout."""
+    if pool.action_space != brain.action_space:
+        raise DexterityError(f"env {env_id} has action space {pool.action_space}; the agent was trained on "
+                             f"{brain.action_space}")
+    mine = [(s.name, tuple(s.shape)) for s in brain.senses]
+    theirs = [(s.name, tuple(s.shape)) for s in pool.senses]
+    if mine != theirs:
+        raise DexterityError(f"env {env_id} observes {theirs}; the agent was trained on {mine}")
+
+
+def play(pool: Any, brain: Any, episodes: int, deterministic: bool, max_steps: int, frames: list | None,
+         fps: float) -> list[dict[str, Any]]:
+    """Run episodes in a 1-env pool; append rgb frames [H, W, 3] to `frames` (None: a window, paced to fps).
+
+    Returns one record per episode: return, length and, where the env reports them, success and goals.
+    """
+    records: list[dict[str, Any]] = []
+    raw = pool.reset()
+    for _ in range(episodes):
+        state, reset, total, length, record = brain.policy.initial_state(1), np.ones(1, np.float32), 0.0, 0, None
+        while record is None:
+            tick = time.perf_counter()
+            if frames is not None:
+                frames.append(np.asarray(pool.render()[0], np.uint8))
+            actions, _, _, state = brain.policy.act(brain.state_norm.transform(raw), state, reset, deterministic)
+            result = pool.step(brain.policy.distribution.to_env(actions))
+            total, length = total + float(result["rewards"][0]), length + 1
+            raw, reset = result["obs"], np.zeros(1, np.float32)
+            if result["episodes"]:
+                record = result["episodes"][0]
+            elif length >= max_steps:
+                record = {"return": total, "length": length, "cut": True}
+            if frames is None:
+                time.sleep(max(0.0, 1.0 / fps - (time.perf_counter() - tick)))
+        records.append(record)
+        if record.get("cut"):
+            raw = pool.reset()
+    return records
+
+
+def default_output(info: dict[str, Any], which: str) -> Path:
+    from dexterity.storage import experiment_dir
+    return experiment_dir(info["agent_id"]) / "gifs" / f"observe-{which}-{info['iteration']}.gif"
+
+
+def observe(args: argparse.Namespace) -> tuple[list[dict[str, Any]], Path | None, dict[str, Any]]:
+    """Load the agent, run the episodes (window or frames); returns (records, video path or None, info)."""
+    from dexterity.agent.media import write_video
+    from dexterity.envpool import EnvPool
+    info, brain, which = load_agent(args.id, args.save)
+    brain.policy.generator.reset_from_seed(args.seed)
+    env_id = args.env or info["env_id"]
+    window = args.output is None and has_display()
+    kwargs = {**(info.get("env_kwargs") or {}), "render_mode": "human" if window else "rgb_array"}
+    if args.env:  # the saved kwargs (reward config ...) belong to the agent's own env, not to the forced one
+        kwargs = {"render_mode": kwargs["render_mode"]}
+    frames: list[np.ndarray] | None = None if window else []
+    with EnvPool(env_id, 1, args.seed, processes=1, env_kwargs=kwargs, plugins=info.get("plugins", ())) as pool:
+        check_compatible(pool, brain, env_id)
+        records = play(pool, brain, args.episodes, not args.stochastic, args.max_steps, frames, args.fps)
+    path = None
+    if frames is not None:
+        if not frames or frames[0].ndim != 3:
+            raise DexterityError(f"{env_id} renders no rgb frames")
+        path = write_video(frames, args.output or default_output(info, which), fps=args.fps)
+    return records, path, {**info, "save": which, "observed_env": env_id}
+
+
+def check_args(args: argparse.Namespace) -> None:
+    """Errors found without TensorFlow: bad numbers, bad --output, unknown agent id."""
+    from dexterity.storage import resolve_agent_id
+    if args.episodes < 1 or args.max_steps < 1 or args.fps < 1:
+        raise DexterityError("--episodes, --max-steps and --fps must be at least 1")
+    if args.output and Path(args.output).suffix.lower() not in (".gif", ".mp4"):
+        raise DexterityError(f"--output must end in .gif or .mp4, got {args.output}")
+    args.id = resolve_agent_id(args.id)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    set_storage(args.storage)
+    check_args(args)
+    from dexterity import tf_setup
+    tf_setup.tensorflow(cpu=args.cpu)
+    records, path, info = observe(args)
+    for i, r in enumerate(records):
+        extra = "".join(f", {k} {r[k]:g}" for k in ("success", "consecutive_goals") if k in r)
+        print(f"episode {i + 1}: return {r['return']:.2f}, length {r['length']}{extra}"
+              + (" (cut at --max-steps)" if r.get("cut") else ""))
+    mode = "stochastic" if args.stochastic else "deterministic"
+    where = f"wrote {path}" if path else "shown in a window"
+    print(f"agent {info['agent_id']} ({info['save']}, cycle {info['iteration']}) on {info['observed_env']}, "
+          f"{mode}: {where}")
+    return 0
+
+
+def cli() -> None:
+    run_main(lambda: main(sys.argv[1:]))
+
+
+if __name__ == "__main__":
+    cli()

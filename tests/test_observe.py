@@ -1,0 +1,113 @@
+"""observe.py on a small trained agent: videos written, options, clear errors (no display here)."""
+import json
+
+import pytest
+
+from tests.conftest import run_script
+
+
+@pytest.fixture(scope="module")
+def agent(tmp_path_factory):
+    """A 1-cycle ReachAbsolute agent (shadow/gru) in its own storage root -> (storage, agent id)."""
+    root = tmp_path_factory.mktemp("observe") / "storage"
+    run_script("train.py", "ReachAbsolute-v0", "--architecture", "shadow", "--model", "gru", "--workers", "2",
+               "--horizon", "32", "--batch-size", "32", "--tbptt", "8", "--epochs", "1", "--iterations", "1",
+               "--seed", "3", "--storage", str(root))
+    (agent_id,) = [p.name for p in (root / "saved_models").iterdir()]
+    return root, agent_id
+
+
+def test_default_output_without_a_display_is_a_gif_in_the_experiment_folder(agent, monkeypatch):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    root, agent_id = agent
+    proc = run_script("observe.py", agent_id, "--storage", str(root), "--max-steps", "20",
+                      "--env", "ReachAbsolute-v0")
+    gifs = list((root / "experiments" / agent_id / "gifs").glob("observe-*.gif"))
+    assert len(gifs) == 1 and gifs[0].stat().st_size > 1000
+    assert "deterministic" in proc.stdout and "episode 1: return" in proc.stdout
+
+
+def test_mp4_stochastic_two_episodes(agent, tmp_path):
+    root, agent_id = agent
+    out = tmp_path / "hand.mp4"
+    proc = run_script("observe.py", agent_id, "--storage", str(root), "--save", "last", "--stochastic",
+                      "--episodes", "2", "--max-steps", "10", "--output", str(out))
+    assert out.stat().st_size > 1000 and out.read_bytes()[4:8] == b"ftyp"
+    assert "episode 2:" in proc.stdout and "stochastic" in proc.stdout
+
+
+@pytest.mark.parametrize("args,message", [
+    (["nope-agent"], "error: "),
+    (["--save", "77"], "no save '77'"),
+    (["--env", "CartPole-v1"], "action space"),
+    (["--output", "x.avi"], ".gif or .mp4"),
+])
+def test_errors_are_one_line_and_exit_2(agent, args, message):
+    root, agent_id = agent
+    argv = args if args[0] == "nope-agent" else [agent_id, *args]
+    proc = run_script("observe.py", *argv, "--storage", str(root), check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr and proc.stderr.strip().count("\n") == 0, proc.stderr
+
+
+def test_corrupt_weights_give_a_clear_error(agent, tmp_path):
+    root, agent_id = agent
+    import shutil
+    copy = tmp_path / "storage"
+    shutil.copytree(root, copy)
+    (copy / "saved_models" / agent_id / "last" / "weights.npz").write_bytes(b"garbage")
+    proc = run_script("observe.py", agent_id, "--save", "last", "--storage", str(copy), check=False)
+    assert proc.returncode == 2 and "corrupt" in proc.stderr, proc.stderr
+    meta = json.loads((root / "experiments" / agent_id / "meta.json").read_text())
+    assert meta["config"]["architecture"] == "shadow"
+
+
+class _FakePolicy:
+    def initial_state(self, n):
+        return []
+
+    def act(self, obs, state, reset, deterministic):
+        return [[0.0]], None, None, state
+
+    class distribution:  # noqa: N801
+        to_env = staticmethod(lambda a: a)
+
+
+class _FakeBrain:
+    policy = _FakePolicy()
+
+    class state_norm:  # noqa: N801
+        transform = staticmethod(lambda raw: raw)
+
+
+class _FakePool:
+    """A 1-env pool whose episodes last 3 steps; counts renders and resets."""
+
+    def __init__(self):
+        self.t, self.renders, self.resets = 0, 0, 0
+
+    def reset(self):
+        self.resets += 1
+        self.t = 0
+        return {"obs": [[0.0]]}
+
+    def render(self):
+        self.renders += 1
+        return [[[[0, 0, 0]]]]
+
+    def step(self, actions):
+        self.t += 1
+        done = self.t % 3 == 0
+        return {"obs": {"obs": [[0.0]]}, "rewards": [1.0],
+                "episodes": [{"return": 3.0, "length": 3, "success": 1.0}] if done else []}
+
+
+def test_play_records_episodes_frames_and_window_pacing():
+    from dexterity.cli.observe import play
+    pool, frames = _FakePool(), []
+    records = play(pool, _FakeBrain(), 2, True, 100, frames, fps=1000)
+    assert [r["length"] for r in records] == [3, 3] and len(frames) == pool.renders == 6
+    pool = _FakePool()
+    records = play(pool, _FakeBrain(), 1, True, 2, None, fps=1000)  # window: the env renders itself
+    assert records == [{"return": 2.0, "length": 2, "cut": True}] and pool.renders == 0 and pool.resets == 2

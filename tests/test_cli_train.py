@@ -138,3 +138,10 @@ def test_radical_evaluation_and_no_monitor(storage):
     agent_id = _agent_id(storage)
     info = json.loads((storage / "saved_models" / agent_id / "last" / "agent.json").read_text())
     assert info["config"]["radical_evaluation"] is True and info["iteration"] == 2
+
+
+def test_flag_values_are_checked_by_the_parser(storage):
+    proc = run_script("train.py", "CartPole-v1", "--lr-schedule", "cosine", check=False)
+    assert proc.returncode == 2 and "'cosine' is not one of none, exponential, linear" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    run_script("train.py", "CartPole-v1", "--lr-schedule", "none", "--seed", "none", *SMALL[:2])

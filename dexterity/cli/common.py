@@ -17,11 +17,30 @@ def flag_name(param: str) -> str:
     return "--" + param.replace("_", "-")
 
 
-def _nullable(kind: type) -> Callable[[str], Any]:
+def _parser(kind: type, nullable: bool, choices: tuple | None) -> Callable[[str], Any]:
+    """argparse type: converts to `kind`, 'none' to None where allowed, and checks the choices."""
+    allowed = [c for c in dict.fromkeys(choices or ()) if c is not None]
+    shown = ", ".join((["none"] if nullable else []) + [str(c) for c in allowed if c != "none"])
+
     def parse(text: str) -> Any:
-        return None if text.lower() in ("none", "null", "") else kind(text)
+        if nullable and text.lower() in ("none", "null"):
+            return None
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {kind.__name__}, got {text!r}") from None
+        if allowed and value not in allowed:
+            raise argparse.ArgumentTypeError(f"{text!r} is not one of {shown}")
+        return value
     parse.__name__ = kind.__name__
     return parse
+
+
+def _metavar(kind: type, nullable: bool, choices: tuple | None) -> str:
+    if not choices:
+        return kind.__name__.upper()
+    names = dict.fromkeys("none" if c is None else str(c) for c in choices)
+    return "{" + ",".join(names) + "}"
 
 
 def add_config_flags(parser: argparse.ArgumentParser, skip: tuple[str, ...] = ()) -> None:
@@ -39,12 +58,9 @@ def add_config_flags(parser: argparse.ArgumentParser, skip: tuple[str, ...] = ()
                                default=argparse.SUPPRESS, help=help_text)
         else:
             kind = param.kind if isinstance(param.kind, type) else param.kind[0]
-            parse = _nullable(kind) if param.nullable else kind
-            choices = [c for c in param.choices if c is not None] + (["none"] if None in param.choices else []) \
-                if param.choices else None
-            group.add_argument(flag_name(name), dest=name, type=parse, default=argparse.SUPPRESS,
-                               choices=choices, metavar=kind.__name__.upper() if not choices else None,
-                               help=help_text)
+            group.add_argument(flag_name(name), dest=name, type=_parser(kind, param.nullable, param.choices),
+                               default=argparse.SUPPRESS, help=help_text,
+                               metavar=_metavar(kind, param.nullable, param.choices))
 
 
 def config_changes(args: argparse.Namespace) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from dexterity.errors import DexterityError
-from dexterity.pretraining.scenes import FINGERS, TARGET_NAMES
+from dexterity.pretraining.scenes import FINGERS, TARGET_NAMES, VERSION
 from dexterity.storage import storage_root
 
 MIN_SIZE = 36  # the VisualEncoder's three convolutions need at least 36 x 36 pixels
@@ -50,7 +50,7 @@ class SceneData:
 
 
 def cache_path(size: int, samples: int, seed: int) -> Path:
-    return storage_root() / "pretrained" / "data" / f"scenes-s{size}-n{samples}-seed{seed}.npz"
+    return storage_root() / "pretrained" / "data" / f"scenes-v{VERSION}-s{size}-n{samples}-seed{seed}.npz"
 
 
 def _progress_reader(proc: subprocess.Popen, counts: list[int], slot: int) -> None:

@@ -22,6 +22,7 @@ FINGERS = ("ff", "mf", "rf", "lf")
 # flexion joints (indices into the 24 hand joints) of ff, mf, rf, lf
 FLEX_JOINTS = ((3, 4, 5), (7, 8, 9), (11, 12, 13), (16, 17, 18))
 N_JOINTS = 24
+VERSION = 2  # bump when scenes change: cached data sets carry it in their file name
 TARGET_NAMES = [f"joint{i}" for i in range(N_JOINTS)] + ["block_x", "block_y", "block_z",
                                                           "block_qw", "block_qx", "block_qy", "block_qz"]
 
@@ -33,7 +34,8 @@ def scene_rng(seed: int, index: int) -> np.random.Generator:
 
 def sample_pose(rng: np.random.Generator, low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, int]:
     """Joint angles [24] within [low, high] with one finger flexed; returns (angles, flexed finger)."""
-    unit = rng.uniform(0.15, 0.85, N_JOINTS)          # wrist, abduction, thumb: central 70%
+    unit = rng.uniform(0.15, 0.85, N_JOINTS)          # abduction, thumb: central 70%
+    unit[:2] = rng.uniform(0.35, 0.65, 2)             # wrist: central 30% (the whole hand moves with it)
     label = int(rng.integers(len(FINGERS)))
     for finger, joints in enumerate(FLEX_JOINTS):
         lo, hi = (0.6, 1.0) if finger == label else (0.0, 0.3)

@@ -74,8 +74,14 @@ def _reconstruct_head(features: Any, size: int) -> Any:
     return keras.layers.Conv2DTranspose(3, 4, strides=2, padding="same", activation="sigmoid", name="head_up2")(x)
 
 
+HAND_GROUPS = {"joints": slice(0, 24), "block_position": slice(24, 27), "block_orientation": slice(27, 31)}
+
+
 def _score_hands(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
-    return {"r2": r2_score(y, pred), "mse": float(np.mean((y - pred) ** 2))}
+    """Mean R^2 over all 31 targets, then per group (joint angles, block position, block orientation)."""
+    scores = {"r2": r2_score(y, pred), "mse": float(np.mean((y - pred) ** 2))}
+    scores.update({f"r2_{group}": r2_score(y[:, cols], pred[:, cols]) for group, cols in HAND_GROUPS.items()})
+    return scores
 
 
 def _score_classify(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:

@@ -1,0 +1,159 @@
+"""The investigator: runs a saved agent for N episodes and records every layer's activations.
+
+Activations are captured by wrapping `call` of every keras layer of the model (`model.layers`)
+while `model.step` runs eagerly, so any BaseModel is recorded layer by layer without knowing its
+graph; recurrent cells give their output and every state tensor. The envs run in TF-free worker
+processes (EnvPool); hand tasks also report `state_info()` each step.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from analysis.recording import Recording, flat
+from dexterity.errors import DexterityError
+
+
+class ActivationTap:
+    """Records the outputs of keras layers during eager calls: `{name: [B, units]}` per step."""
+
+    def __init__(self, layers: list[Any]):
+        self.outputs: dict[str, np.ndarray] = {}
+        self._restore: list[tuple[Any, Callable]] = []
+        for layer in layers:
+            original = layer.call
+            layer.call = self._wrap(layer.name, original)
+            self._restore.append((layer, original))
+
+    def _wrap(self, name: str, original: Callable) -> Callable:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            out = original(*args, **kwargs)
+            self._store(name, out)
+            return out
+        return call
+
+    def _store(self, name: str, out: Any) -> None:
+        import tensorflow as tf
+        key = name
+        k = 2
+        while key in self.outputs:          # a layer called twice in one step (e.g. two images)
+            key, k = f"{name}#{k}", k + 1
+        if isinstance(out, (tuple, list)):  # recurrent cell: (output, [states])
+            first = np.asarray(out[0])
+            self.outputs[key] = flat(first)
+            for i, s in enumerate(tf.nest.flatten(out[1:])):
+                s = flat(np.asarray(s))
+                if not np.array_equal(s, self.outputs[key]):
+                    self.outputs[f"{key}/state{i}"] = s
+        else:
+            self.outputs[key] = flat(np.asarray(out))
+
+    def clear(self) -> None:
+        self.outputs = {}
+
+    def remove(self) -> None:
+        for layer, original in self._restore:
+            layer.call = original
+        self._restore = []
+
+
+def _state_variables(pool: Any) -> Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]:
+    """A function raw obs -> {variable: [N, d]}: state_info() of hand tasks, else the raw observation."""
+    if "state_info" not in pool.call("__dir__")[0]:  # a probe that cannot fail in the workers
+        return lambda raw: {f"obs/{k}": flat(v) for k, v in raw.items() if v.dtype != np.uint8}
+
+    def variables(raw: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        infos = pool.call("state_info")
+        return {k: np.stack([flat(np.asarray(i[k])[None])[0] for i in infos]) for k in infos[0]}
+    return variables
+
+
+class Investigator:
+    """Loads a saved agent (any env, any model) and records its activations over whole episodes."""
+
+    def __init__(self, agent_id: str | None, which: str | None = None):
+        from dexterity.agent.checkpoint import checkpoint_dir, load_brain, read_info
+        from dexterity.envpool import import_plugins
+        from dexterity.storage import models_dir, resolve_agent_id
+        self.agent_id = resolve_agent_id(agent_id)
+        if which is None:
+            which = "best" if (models_dir(self.agent_id) / "best" / "agent.json").is_file() else "last"
+        self.which = which
+        folder = checkpoint_dir(self.agent_id, which)
+        self.info = read_info(folder)
+        import_plugins(self.info.get("plugins", ()))
+        self.brain = load_brain(folder, self.info)
+        self.model = self.brain.policy.model
+
+    def record(self, episodes: int = 10, seed: int = 0, deterministic: bool = True, envs: int = 4,
+               max_steps: int = 5000) -> Recording:
+        """Run `episodes` whole episodes (at most `max_steps` steps each) and record everything."""
+        from dexterity.envpool import EnvPool
+        if episodes < 1:
+            raise DexterityError("-n must be at least 1")
+        n = max(1, min(envs, episodes))
+        with EnvPool(self.info["env_id"], n, seed, processes=n, env_kwargs=self.info.get("env_kwargs"),
+                     plugins=self.info.get("plugins", ())) as pool:
+            rows = self._run(pool, episodes, seed, deterministic, max_steps)
+        meta = {"agent_id": self.agent_id, "save": self.which, "iteration": self.info.get("iteration"),
+                "env_id": self.info["env_id"], "episodes": episodes, "deterministic": deterministic,
+                "seed": seed, "architecture": self.info["config"]["architecture"],
+                "model": self.info["config"]["model"]}
+        return _assemble(rows, meta)
+
+    def _run(self, pool: Any, episodes: int, seed: int, deterministic: bool, max_steps: int) -> list[dict]:
+        import tensorflow as tf
+        from dexterity.agent.policy import reset_state
+        policy, n = self.brain.policy, pool.n_envs
+        policy.generator.reset_from_seed(seed)
+        quota = np.array([episodes // n + (i < episodes % n) for i in range(n)])
+        done_count, ep_index, step = np.zeros(n, int), np.arange(n) * 0, np.zeros(n, int)
+        ep_index[:] = -1
+        next_episode, rows = 0, []
+        raw, state, reset = pool.reset(), policy.initial_state(n), np.ones(n, np.float32)
+        variables = _state_variables(pool)
+        tap = ActivationTap(self.model.layers)
+        try:
+            for _ in range(max_steps * int(quota.max())):
+                for i in np.flatnonzero(reset > 0):
+                    ep_index[i], next_episode, step[i] = next_episode, next_episode + 1, 0
+                active = done_count < quota
+                obs = self.brain.state_norm.transform(raw)
+                tap.clear()
+                tensors = {k: tf.constant(v) for k, v in obs.items()}
+                params, _, state_t = self.model.step(tensors, reset_state([tf.constant(s) for s in state],
+                                                                          tf.constant(reset)))
+                dist = policy.distribution
+                action = dist.mode(params) if deterministic else dist.sample(params, policy.generator)
+                row = {"act": dict(tap.outputs), "input": {k: flat(v) for k, v in obs.items()},
+                       "var": variables(raw), "episode": ep_index.copy(), "step": step.copy(), "mask": active}
+                result = pool.step(dist.to_env(np.asarray(action)))
+                row["reward"] = result["rewards"].astype(np.float32)
+                rows.append(row)
+                ended = result["terminated"] | result["truncated"]
+                done_count += ended & active
+                step += 1
+                raw, state, reset = result["obs"], [np.asarray(s) for s in state_t], ended.astype(np.float32)
+                if (done_count >= quota).all():
+                    break
+        finally:
+            tap.remove()
+        return rows
+
+
+def _assemble(rows: list[dict], meta: dict[str, Any]) -> Recording:
+    """Stack the per-step rows [N, ...] of active envs into [S, ...] arrays, ordered by episode then step."""
+    masks = [r["mask"] for r in rows]
+
+    def stack(get: Callable[[dict], np.ndarray]) -> np.ndarray:
+        return np.concatenate([get(r)[m] for r, m in zip(rows, masks)])
+
+    episode, step = stack(lambda r: r["episode"]), stack(lambda r: r["step"])
+    order = np.lexsort((step, episode))
+    ids = {e: i for i, e in enumerate(np.unique(episode))}
+    episode = np.array([ids[e] for e in episode[order]], np.int64)
+    acts = {k: stack(lambda r, k=k: r["act"][k])[order] for k in rows[0]["act"]}
+    inputs = {k: stack(lambda r, k=k: r["input"][k])[order] for k in rows[0]["input"]}
+    variables = {k: stack(lambda r, k=k: r["var"][k])[order] for k in rows[0]["var"]}
+    return Recording(acts, inputs, variables, episode, step[order], stack(lambda r: r["reward"])[order], meta)

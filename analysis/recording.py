@@ -1,0 +1,67 @@
+"""A recording: every layer's activations with the env state over whole episodes (TF-free to read).
+
+Stored as `<out>/recording.npz` and `<out>/recording.json`. All arrays have one row per recorded
+time step (S rows, episodes concatenated):
+
+| npz key | shape | content |
+| --- | --- | --- |
+| `act/<layer>` | [S, units] | a layer's output at that step (recurrent cells: output, and `<cell>/state<k>` states) |
+| `input/<sense>` | [S, d] | the normalised observation the model read (images flattened) |
+| `var/<name>` | [S, d] | env state: `state_info()` entries of hand tasks, else the raw observation `obs/<sense>` |
+| `episode`, `step` | [S] | episode index (0..E-1) and step within the episode |
+| `reward` | [S] | reward received after the step |
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dexterity.errors import DexterityError
+
+
+@dataclasses.dataclass
+class Recording:
+    activations: dict[str, np.ndarray]   # layer -> [S, units], in call order
+    inputs: dict[str, np.ndarray]        # sense -> [S, d]
+    variables: dict[str, np.ndarray]     # env state variable -> [S, d]
+    episode: np.ndarray                  # [S]
+    step: np.ndarray                     # [S]
+    reward: np.ndarray                   # [S]
+    meta: dict[str, Any]
+
+    @property
+    def steps(self) -> int:
+        return int(len(self.episode))
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        arrays = {f"act/{k}": v for k, v in self.activations.items()}
+        arrays.update({f"input/{k}": v for k, v in self.inputs.items()})
+        arrays.update({f"var/{k}": v for k, v in self.variables.items()})
+        np.savez_compressed(folder / "recording.npz", episode=self.episode, step=self.step, reward=self.reward,
+                            **arrays)
+        meta = {**self.meta, "layers": list(self.activations), "inputs": list(self.inputs),
+                "variables": list(self.variables), "steps": self.steps,
+                "shapes": {k: list(v.shape) for k, v in arrays.items()}}
+        (folder / "recording.json").write_text(json.dumps(meta, indent=1))
+
+    @classmethod
+    def load(cls, folder: Path) -> "Recording":
+        path = folder / "recording.npz"
+        if not path.is_file():
+            raise DexterityError(f"no recording at {path}; run `python -m analysis record --id ID` first")
+        meta = json.loads((folder / "recording.json").read_text())
+        with np.load(path) as data:
+            def group(prefix: str, names: list[str]) -> dict[str, np.ndarray]:
+                return {n: data[f"{prefix}/{n}"] for n in names}
+            return cls(group("act", meta["layers"]), group("input", meta["inputs"]),
+                       group("var", meta["variables"]), data["episode"], data["step"], data["reward"], meta)
+
+
+def flat(x: np.ndarray) -> np.ndarray:
+    """[S, ...] -> [S, d] float32."""
+    return np.asarray(x, np.float32).reshape(len(x), -1)

@@ -79,7 +79,9 @@ def run(task: str, budget: float, every: int, target: float, changes: dict[str, 
             records.append(agent.cycle())
             if len(records) % every:
                 continue
-            stats = {**window_stats(records[-every:]), **eval_stats(agent, eval_episodes)}
+            stats = {**window_stats(records[-every:]), **eval_stats(agent, eval_episodes),
+                     "gather_s": float(np.mean([r["time/gather_s"] for r in records[-every:]])),
+                     "optimise_s": float(np.mean([r["time/optimise_s"] for r in records[-every:]]))}
             wall = time.perf_counter() - start
             print(f"cycle {len(records):4d} | steps {agent.frames:9d} | wall {wall:7.0f}s | "
                   + " | ".join(f"{k} {v:.3f}" for k, v in stats.items()), flush=True)

@@ -4,7 +4,7 @@
 | --- | --- | --- | --- | --- |
 | hands | dense -> 31 | joint angles [24], block position [3], quaternion [4], standardised | mean R^2 | train-mean predictor |
 | classify | dense -> 4 logits | the flexed finger (ff, mf, rf, lf) | accuracy | majority class of train |
-| reconstruct | dense + 2 transposed convolutions -> [S, S, 3] | the image in [0, 1] | MSE and PSNR | mean train image |
+| reconstruct | dense + 2 transposed convolutions -> [S, S, 3] | the image in [0, 1] minus the mean train image | MSE and PSNR | mean train image |
 """
 from __future__ import annotations
 
@@ -71,7 +71,8 @@ def _reconstruct_head(features: Any, size: int) -> Any:
     x = keras.layers.Dense(cells * cells * 32, activation="relu", name="head_dense")(features)
     x = keras.layers.Reshape((cells, cells, 32), name="head_reshape")(x)
     x = keras.layers.Conv2DTranspose(32, 4, strides=2, padding="same", activation="relu", name="head_up1")(x)
-    return keras.layers.Conv2DTranspose(3, 4, strides=2, padding="same", activation="sigmoid", name="head_up2")(x)
+    # linear output: the deviation of the image from the mean training image (see training.pretrain)
+    return keras.layers.Conv2DTranspose(3, 4, strides=2, padding="same", name="head_up2")(x)
 
 
 HAND_GROUPS = {"joints": slice(0, 24), "block_position": slice(24, 27), "block_orientation": slice(27, 31)}

@@ -1,0 +1,115 @@
+"""analysis: recording every layer (recurrent states too) of a saved agent, decoding, PCA, CKA, weights, CLI."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import ROOT
+
+
+def run_analysis(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "analysis", *args], capture_output=True, text=True, cwd=ROOT,
+                          timeout=300)
+
+SMALL = dict(workers=2, horizon=64, batch_size=64, epochs=2, sequential=True)
+
+
+def _agent(model="ffn", cycles=0, seed=3):
+    """A CartPole agent trained for `cycles` cycles (0: only saved), in this process; returns its id."""
+    from dexterity import tf_setup
+    tf_setup.tensorflow(cpu=True)
+    from dexterity.agent.ppo import PPOAgent
+    from dexterity.configs.hp_config import make_config
+    changes = {**SMALL, "seed": seed, "iterations": max(cycles, 1), "model": model}
+    if model != "ffn":
+        changes["tbptt"] = 8
+    with PPOAgent("CartPole-v1", make_config(**changes), verbose=False) as agent:
+        if cycles:
+            agent.drill()
+        else:
+            agent.save("last")
+        return agent.agent_id
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """(storage root, agent id, recording) of a CartPole agent trained 2 cycles, 8 sampled episodes."""
+    root = tmp_path_factory.mktemp("analysis") / "storage"
+    mp = pytest.MonkeyPatch()
+    mp.setenv("DEXTERITY_STORAGE", str(root))
+    agent_id = _agent(cycles=2)
+    from analysis.investigator import Investigator
+    rec = Investigator(agent_id).record(episodes=8, seed=0, deterministic=False, envs=2)
+    yield root, agent_id, rec
+    mp.undo()
+
+
+def test_recording_shapes(trained, tmp_path):
+    _, _, rec = trained
+    s = rec.steps
+    assert s > 50 and rec.episode.shape == rec.step.shape == rec.reward.shape == (s,)
+    assert sorted(np.unique(rec.episode)) == list(range(8))
+    assert list(rec.activations)[:2] == ["policy_dense0", "policy_dense1"]
+    assert rec.activations["policy_dense0"].shape == (s, 64) and rec.activations["policy_head"].shape == (s, 2)
+    assert rec.activations["value_head"].shape == (s, 1) and rec.variables["obs/obs"].shape == (s, 4)
+    for e in range(8):  # steps run 0..L-1 within every episode
+        steps = rec.step[rec.episode == e]
+        np.testing.assert_array_equal(steps, np.arange(len(steps)))
+    from analysis.recording import Recording
+    rec.save(tmp_path)
+    again = Recording.load(tmp_path)
+    np.testing.assert_array_equal(again.activations["policy_dense1"], rec.activations["policy_dense1"])
+
+
+def test_input_variables_decode_near_perfectly_from_first_layer(trained):
+    from analysis.analyses import decode
+    result = decode(trained[2], n_folds=4)
+    r2 = dict(zip(result["rows"], result["r2"][:, result["variables"].index("obs/obs")]))
+    assert r2["input"] > 0.99 and r2["policy_dense0"] > 0.95, r2
+    columns = result["per_column"]["policy_dense0"]["obs/obs"]
+    assert len(columns) == 4 and min(columns) > 0.9, columns
+
+
+def test_pca_rsa_and_weights(trained):
+    from analysis.analyses import linear_cka, pca, rsa, weight_statistics
+    rec = trained[2]
+    result = pca(rec)
+    ratio = result["policy_dense0"]["explained_variance_ratio"]
+    assert len(ratio) == 10 and np.all(np.diff(ratio) <= 1e-9) and 0.5 < sum(ratio) <= 1 + 1e-6
+    assert result["policy_dense0"]["projection"].shape == (rec.steps, 3)
+    sim = rsa(rec)
+    cka = sim["cka"]
+    assert sim["names"][0] == "input" and np.allclose(cka, cka.T) and np.allclose(np.diag(cka), 1)
+    assert np.all((cka >= -1e-9) & (cka <= 1 + 1e-9))
+    x = np.random.default_rng(0).normal(size=(200, 5))
+    rotation = np.linalg.qr(np.random.default_rng(1).normal(size=(5, 5)))[0]
+    assert linear_cka(x, 3 * x @ rotation) == pytest.approx(1.0)  # invariant to rotation and scale
+    stats = weight_statistics([("k", np.ones((3, 4))), ("b", np.zeros(4))])
+    assert stats[0]["spectral_norm"] == pytest.approx(np.sqrt(12)) and stats[1]["near_zero"] == 1.0
+
+
+def test_recurrent_states_are_recorded(trained, monkeypatch):
+    monkeypatch.setenv("DEXTERITY_STORAGE", str(trained[0]))
+    agent_id = _agent(model="lstm", seed=4)
+    from analysis.investigator import Investigator
+    rec = Investigator(agent_id).record(episodes=2, seed=0, deterministic=False, envs=2)
+    assert rec.activations["policy_lstm"].shape == (rec.steps, 64)        # output h
+    assert rec.activations["policy_lstm/state1"].shape == (rec.steps, 64)  # cell state c
+    assert "value_lstm/state1" in rec.activations
+
+
+def test_cli_writes_every_file(trained):
+    root, agent_id, _ = trained
+    proc = run_analysis("all", "--id", agent_id, "-n", "4", "--stochastic", "--cpu", "--storage", str(root))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = root / "experiments" / agent_id / "analysis"
+    for name in ("recording.npz", "recording.json", "pca.png", "pca.json", "decode.png", "decode.json",
+                 "rsa.png", "rsa.json", "weights.png", "weights.json"):
+        assert (out / name).is_file() and (out / name).stat().st_size > 0, name
+    decoded = json.loads((out / "decode.json").read_text())
+    assert decoded["rows"][0] == "input" and len(decoded["r2"]) == len(decoded["rows"])
+    assert "decoding R^2" in proc.stdout
+    bad = run_analysis("pca", "--id", "no-such-agent", "--storage", str(root))
+    assert bad.returncode == 2 and bad.stderr.startswith("error:")

@@ -1,0 +1,62 @@
+"""benchmark.py: 2 configs x 2 repetitions x 2 cycles on CartPole-v1 write the results file and plot."""
+import json
+
+import numpy as np
+import pytest
+
+from conftest import run_script
+
+SMALL = ["--workers", "2", "--horizon", "32", "--batch-size", "32", "--epochs", "2", "--sequential"]
+
+
+def test_confidence_band_matches_t_interval():
+    from dexterity.cli.benchmark import confidence_band
+    curves = np.array([[1.0, 2.0], [3.0, np.nan], [5.0, 4.0]])
+    band = confidence_band(curves)
+    assert band["mean"] == pytest.approx([3.0, 3.0]) and band["std"] == pytest.approx([2.0, np.sqrt(2)])
+    half = 4.302652729911275 * 2.0 / np.sqrt(3)  # t(0.975, 2)
+    assert band["ci_low"][0] == pytest.approx(3.0 - half) and band["ci_high"][0] == pytest.approx(3.0 + half)
+    single = confidence_band(np.array([[1.0, 2.0]]))
+    assert single["ci_low"] == single["mean"] == single["ci_high"] == [1.0, 2.0]
+
+
+def test_parse_config_applies_changes():
+    from dexterity.cli.benchmark import parse_config
+    from dexterity.errors import ConfigError
+    preset, config = parse_config("discrete:lr_pi=1e-3,epochs=3,lr_schedule=none", {"workers": 2})
+    assert preset == "discrete" and config["lr_pi"] == 1e-3 and config["epochs"] == 3
+    assert config["lr_schedule"] is None and config["workers"] == 2 and config["c_entropy"] == 0.01
+    with pytest.raises(ConfigError, match="not key=value"):
+        parse_config("discrete:nonsense=1", {})
+    with pytest.raises(ConfigError, match="unknown preset"):
+        parse_config("nope", {})
+
+
+def test_two_configs_two_repetitions(storage):
+    proc = run_script("benchmark.py", "CartPole-v1", "bench-test", "-r", "2", "-i", "2", "-c", "discrete",
+                      "default:lr_pi=1e-3", "-e", "--eval-episodes", "3", *SMALL)
+    assert "wrote" in proc.stdout
+    doc = json.loads((storage / "benchmarks" / "bench-test.json").read_text())
+    assert (storage / "benchmarks" / "bench-test.png").stat().st_size > 1000
+    assert {"name", "env_id", "cycles", "repetitions", "created", "host", "reward_threshold", "configs"} <= set(doc)
+    assert doc["env_id"] == "CartPole-v1" and doc["cycles"] == 2 and doc["repetitions"] == 2
+    assert doc["reward_threshold"] == 475.0 and list(doc["configs"]) == ["discrete", "default:lr_pi=1e-3"]
+    for entry in doc["configs"].values():
+        assert entry["seeds"] == [0, 1] and len(set(entry["agent_ids"])) == 2
+        assert np.array(entry["returns"]).shape == (2, 2) and entry["frames"] == [[64, 128], [64, 128]]
+        for key in ("mean", "std", "ci_low", "ci_high"):
+            assert len(entry[key]) == 2 and all(np.isfinite(entry[key])), key
+        assert entry["mean"] == pytest.approx(np.mean(entry["returns"], axis=0))
+        assert all(lo <= m <= hi for lo, m, hi in zip(entry["ci_low"], entry["mean"], entry["ci_high"]))
+        assert len(entry["eval_returns"]) == 2 and np.isfinite(entry["eval_mean"])
+        for agent_id in entry["agent_ids"]:  # every agent is a normal experiment too
+            meta = json.loads((storage / "experiments" / agent_id / "meta.json").read_text())
+            assert meta["status"] == "finished" and meta["config"]["seed"] in (0, 1)
+    from monitor.bench import read_benchmark  # the monitor's benchmarks page reads the file
+    page = read_benchmark(storage / "benchmarks" / "bench-test.json")
+    assert page["error"] is None and [c["band"] for c in page["configs"]] == ["95% CI", "95% CI"]
+
+
+def test_bad_config_is_an_error_line(storage):
+    proc = run_script("benchmark.py", "CartPole-v1", "x", "-r", "1", "-i", "1", "-c", "nope", check=False)
+    assert proc.returncode == 2 and proc.stderr.startswith("error: unknown preset 'nope'")

@@ -113,7 +113,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "continuous": {"workers": 8, "horizon": 256, "epochs": 10, "batch_size": 64, "lr_pi": 3e-4},
     "mujoco": {"architecture": "simple", "model": "ffn", "workers": 8, "horizon": 256, "epochs": 10,
                "batch_size": 64, "lr_pi": 3e-4, "lr_schedule": "linear", "discount": 0.99, "lam": 0.95,
-               "c_entropy": 0.0, "clip": 0.2, "grad_norm": 0.5},
+               "c_entropy": 0.0, "clip": 0.2, "grad_norm": 0.5, "log_std_init": -0.5},
     "pendulum": {"workers": 4, "horizon": 512, "epochs": 10, "batch_size": 64, "lr_pi": 1e-3,
                  "discount": 0.9, "lam": 0.95, "c_entropy": 0.0},
     "hand": {"architecture": "shadow", "model": "gru", "distribution": "beta", "workers": 16, "horizon": 128,

@@ -69,7 +69,7 @@ def decode(rec: Recording, n_folds: int = 5, max_samples: int = 4000) -> dict[st
     reps = representations(rec)
     index = _subsample(rec.steps, max_samples)
     groups = rec.episode[index]
-    variables = {k: flat(v)[index] for k, v in rec.variables.items() if flat(v)[index].std(axis=0).max() > 1e-9}
+    variables = _variables(rec, index)
     table = np.full((len(reps), len(variables)), np.nan)
     per_column: dict[str, dict[str, list[float | None]]] = {}
     for i, (name, x) in enumerate(reps.items()):
@@ -79,6 +79,18 @@ def decode(rec: Recording, n_folds: int = 5, max_samples: int = 4000) -> dict[st
             table[i, j] = np.nanmean(r2) if np.isfinite(r2).any() else np.nan
             per_column[name][var] = [None if not np.isfinite(v) else float(v) for v in r2]
     return {"rows": list(reps), "variables": list(variables), "r2": table, "per_column": per_column}
+
+
+def _variables(rec: Recording, index: np.ndarray, split_up_to: int = 6) -> dict[str, np.ndarray]:
+    """Decoding targets {name: [n, d]}: variables of at most `split_up_to` columns are split into `name[i]`;
+    constant targets are left out."""
+    out = {}
+    for name, value in rec.variables.items():
+        value = flat(value)[index]
+        parts = {f"{name}[{i}]": value[:, i:i + 1] for i in range(value.shape[1])} \
+            if 1 < value.shape[1] <= split_up_to else {name: value}
+        out.update({k: v for k, v in parts.items() if v.std(axis=0).max() > 1e-9})
+    return out
 
 
 def _subsample(n: int, limit: int) -> np.ndarray:

@@ -35,7 +35,10 @@ fi
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
 case "$what" in
-  train) exec .venv/bin/python train.py "$@" ;;
+  train)
+    # the embedded default: CartPole-v1 until solved (about 40k steps), at most 100 cycles
+    [ $# -eq 0 ] && set -- CartPole-v1 --iterations 100 --stop-early
+    exec .venv/bin/python train.py "$@" ;;
   test)  exec .venv/bin/python -m pytest -q "$@" ;;
   *) echo "usage: bash run.sh {train|test} [args]" >&2; exit 2 ;;
 esac

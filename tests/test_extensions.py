@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import gymnasium as gym
@@ -14,7 +17,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import run_script
+from conftest import ROOT, run_script
 from dexterity.configs.hp_config import make_config
 from dexterity.envpool import EnvPool, import_plugins
 from dexterity.errors import ConfigError, DexterityError
@@ -83,24 +86,35 @@ def test_user_preset_selected_with_pcon(storage):
     assert "preset cartpole-quick" in proc.stdout and "cycle 2/2" in proc.stdout
 
 
-@pytest.mark.parametrize("args, expected", [
-    (["--plugin", "tests.plugins.broken_import"],
-     ["plugin 'tests.plugins.broken_import' failed to import", "dexterity_no_such_dependency"]),
-    (["--plugin", "tests.plugins.no_such_plugin"], ["plugin 'tests.plugins.no_such_plugin' not found"]),
-    (["--plugin", "tests.plugins.broken_model", "--architecture", "trailing-one"],
-     ["architecture 'trailing-one' (registered by tests.plugins.broken_model)", "value has shape (2, 1)"]),
-    (["--plugin", "tests.plugins.broken_distribution", "--distribution", "half-done"],
-     ["plugin 'tests.plugins.broken_distribution'", "does not implement kl, to_env"]),
-    (["--plugin", "examples.brain_model", "--architecture", "brain"],
-     ["brain architecture is a leaky rate network: use --model rnn"]),
-], ids=["import-fails", "not-found", "wrong-shapes", "missing-methods", "builder-refuses"])
-def test_broken_plugin_exits_2_naming_it(storage, args, expected):
-    proc = run_script("train.py", "CartPole-v1", *args, *SMALL, "--sequential", "--no-monitor", check=False)
-    lines = proc.stderr.strip().splitlines()
-    assert proc.returncode == 2, proc.stderr[-2000:]
-    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr[-2000:]
-    for text in expected:
-        assert text in lines[0]
+BROKEN = {  # case: (train.py flags, texts the one error line must contain)
+    "import-fails": (["--plugin", "tests.plugins.broken_import"],
+                     ["plugin 'tests.plugins.broken_import' failed to import", "dexterity_no_such_dependency"]),
+    "not-found": (["--plugin", "tests.plugins.no_such_plugin"], ["plugin 'tests.plugins.no_such_plugin' not found"]),
+    "wrong-shapes": (["--plugin", "tests.plugins.broken_model", "--architecture", "trailing-one"],
+                     ["architecture 'trailing-one' (registered by tests.plugins.broken_model)",
+                      "value has shape (2, 1), expected (2,)"]),
+    "missing-methods": (["--plugin", "tests.plugins.broken_distribution", "--distribution", "half-done"],
+                        ["plugin 'tests.plugins.broken_distribution'", "does not implement kl, to_env"]),
+    "builder-refuses": (["--plugin", "examples.brain_model", "--architecture", "brain"],
+                        ["brain architecture is a leaky rate network: use --model rnn"]),
+}
+
+
+def _train_broken(case: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "train.py"), "CartPole-v1", *BROKEN[case][0], *SMALL,
+                           "--sequential", "--no-monitor"], cwd=ROOT, text=True, capture_output=True, timeout=300)
+
+
+def test_broken_plugins_exit_2_naming_them(storage):
+    """Two cases at a time: each process spends most of its time importing TensorFlow."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = dict(zip(BROKEN, pool.map(_train_broken, BROKEN)))
+    for case, proc in results.items():
+        lines = proc.stderr.strip().splitlines()
+        assert proc.returncode == 2, f"{case}: exit {proc.returncode}\n{proc.stderr[-2000:]}"
+        assert len(lines) == 1 and lines[0].startswith("error: "), f"{case}:\n{proc.stderr[-2000:]}"
+        for text in BROKEN[case][1]:
+            assert text in lines[0], f"{case}: {text!r} not in {lines[0]!r}"
 
 
 def test_env_workers_skip_tensorflow_plugins_but_load_env_plugins():

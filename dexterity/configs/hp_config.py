@@ -117,7 +117,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "pendulum": {"workers": 4, "horizon": 512, "epochs": 10, "batch_size": 64, "lr_pi": 1e-3,
                  "discount": 0.9, "lam": 0.95, "c_entropy": 0.0},
     "hand": {"architecture": "shadow", "model": "gru", "distribution": "beta", "workers": 16, "horizon": 128,
-             "epochs": 4, "batch_size": 512, "tbptt": 16, "lr_pi": 3e-4, "discount": 0.95, "lam": 0.95,
+             "epochs": 8, "batch_size": 512, "tbptt": 16, "lr_pi": 1e-3, "discount": 0.9, "lam": 0.95,
              "c_entropy": 0.0, "grad_norm": 0.5},
     "manipulate": {"architecture": "shadow", "model": "gru", "distribution": "beta", "workers": 32, "horizon": 256,
                    "epochs": 4, "batch_size": 1024, "tbptt": 16, "lr_pi": 3e-4, "discount": 0.99, "lam": 0.95,

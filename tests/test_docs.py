@@ -44,19 +44,24 @@ def test_example_runs(storage, name):
         assert "episodes, return" in proc.stdout or "deterministic return" in proc.stdout
 
 
-def _train_flags_in(text: str) -> set[str]:
-    """Flags in train.py command lines (continuations joined) and in the tables of 'Train' sections."""
+def _train_flags_in(text: str, whole: bool = False) -> set[str]:
+    """Flags in train.py command lines (continuations joined) and in the tables of sections about train.py.
+
+    A section is about train.py when its heading starts with "train" (README's "### Train"), or
+    everywhere with `whole` (docs/train.md).
+    """
     text = re.sub(r"\\\n\s*", " ", text)
     flags: set[str] = set()
     for line in text.splitlines():
-        for match in re.finditer(r"train\.py", line):
+        for match in re.finditer(r"(?<![\w-])train\.py", line):
             command = re.split(r"`|#|&&|;|\|", line[match.end():])[0]
             flags |= set(FLAG.findall(command))
-    section = ""
+    about_train, fenced = whole, False
     for line in text.splitlines():
-        if line.startswith("#"):
-            section = line.lower()
-        elif line.startswith("|") and re.search(r"#+ .*\btrain\b", section):
+        fenced ^= line.startswith("```")
+        if line.startswith("#") and not whole and not fenced:
+            about_train = bool(re.match(r"#+\s+`?train\b", line, re.IGNORECASE))
+        elif line.startswith("|") and about_train:
             flags |= set(FLAG.findall(line))
     return flags
 
@@ -68,14 +73,17 @@ def train_help() -> set[str]:
 
 @pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
 def test_train_flags_in_docs_exist(page, train_help):
-    unknown = sorted(_train_flags_in(page.read_text()) - train_help)
+    unknown = sorted(_train_flags_in(page.read_text(), whole=page.name == "train.md") - train_help)
     assert not unknown, f"{page.name} mentions train.py flags that `train.py --help` does not list: {unknown}"
 
 
 def test_flag_scanner_sees_commands_tables_and_continuations():
-    text = ("## Train\n| `--workers N` | x |\n```bash\npython train.py X --pcon a \\\n  --rcon b  # --not-this\n```\n"
-            "run `python train.py --plugin m` or `evaluate.py --deterministic`\n## Evaluate\n| `--save` | y |\n")
-    assert _train_flags_in(text) == {"--workers", "--pcon", "--rcon", "--plugin"}
+    text = ("## Train\n```bash\n# a comment, not a heading\n```\n| `--workers N` | x |\n"
+            "```bash\npython train.py X --pcon a \\\n  --rcon b  # --not-this\n```\n"
+            "run `python train.py --plugin m` or `evaluate.py --deterministic` or `pretrain.py --size 4`\n"
+            "## Evaluate\n| `--save` | y |\n## Loading: `train.py --preload NAME`\n| `--load` | z |\n")
+    assert _train_flags_in(text) == {"--workers", "--pcon", "--rcon", "--plugin", "--preload"}
+    assert "--save" in _train_flags_in(text, whole=True)
 
 
 def test_parameter_table_is_current():

@@ -142,6 +142,9 @@ def test_model_contract_violations_are_named(monkeypatch):
     model = build_model(config, senses, dist)
     params, value, state = model.step({s.name: tf.ones((4, *s.shape)) for s in senses}, model.initial_state(4))
     assert params.shape == (4, 4) and value.shape == (4,) and state[0].shape == (4, brain.MOTOR_UNITS)
+    multisensory = [Sense("vision", (36, 36, 3), "uint8", True), *senses]  # the layout of examples.custom_env
+    vision_model = build_model(config, multisensory, dist)
+    assert any("visual_encoder" in v.path for v in vision_model.variables)
     step = brain.BrainModel.step
     monkeypatch.setattr(brain.BrainModel, "step", lambda self, obs, st: (*step(self, obs, st)[:2], st + st))
     with pytest.raises(ConfigError, match=r"registered by examples.brain_model\) breaks the model contract: new "

@@ -56,6 +56,10 @@ def import_plugins(plugins: Sequence[str]) -> None:
     for name in plugins:
         if name in _SKIPPED_IN_WORKER:
             continue
+        if name.endswith(".py") or "/" in name or os.sep in name:
+            dotted = name[:-3] if name.endswith(".py") else name
+            raise DexterityError(f"plugin '{name}' is a file path; give the module path instead, "
+                                 f"e.g. --plugin {dotted.strip('/').replace('/', '.').replace(os.sep, '.')}")
         guard = _RefuseLearnerImports() if in_worker else None
         if guard is not None:
             sys.meta_path.insert(0, guard)

@@ -129,6 +129,9 @@ def test_import_plugins_reports_the_failing_line(tmp_path, monkeypatch):
     with pytest.raises(DexterityError, match=r"plugin 'bad_plugin_for_test' failed to import: ValueError: "
                                              r"bad constant \(.*bad_plugin_for_test.py:2\)"):
         import_plugins(["bad_plugin_for_test"])
+    with pytest.raises(DexterityError, match=r"is a file path; give the module path instead, e.g. --plugin "
+                                             r"examples.brain_model$"):
+        import_plugins(["examples/brain_model.py"])
 
 
 def test_model_contract_violations_are_named(monkeypatch):

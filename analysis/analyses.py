@@ -19,21 +19,33 @@ def representations(rec: Recording, with_inputs: bool = True) -> dict[str, np.nd
     return out
 
 
-def pca(rec: Recording, components: int = 10) -> dict[str, dict[str, Any]]:
-    """Per layer: explained variance ratio [k] and the projections [S, min(k, 3)] onto the top components."""
+def participation_ratio(x: np.ndarray) -> float:
+    """(sum of covariance eigenvalues)^2 / sum of their squares, of x [S, d]: the effective dimension.
+
+    Equals ||X||_F^4 / ||X'X||_F^2 for centred X, computed through the smaller Gram matrix.
+    """
+    x = x - x.mean(axis=0)
+    gram = x @ x.T if x.shape[0] < x.shape[1] else x.T @ x
+    denominator = float(np.sum(gram * gram))
+    return float(np.sum(x * x) ** 2 / denominator) if denominator > 0 else 0.0
+
+
+def pca(rec: Recording, components: int = 10, max_samples: int = 2000) -> dict[str, dict[str, Any]]:
+    """Per layer: explained variance ratio [k], projections [S, min(k, 3)] on the top components, dimension.
+
+    Components are fitted on at most `max_samples` evenly spaced steps; every step is projected.
+    """
     from sklearn.decomposition import PCA
+    index = _subsample(rec.steps, max_samples)
     out = {}
     for name, x in representations(rec, with_inputs=False).items():
-        k = int(min(components, x.shape[1], x.shape[0]))
+        k = int(min(components, x.shape[1], len(index)))
         if k < 1 or np.allclose(x.std(axis=0), 0):
             out[name] = {"explained_variance_ratio": [], "projection": np.zeros((len(x), 0)), "dimension": 0.0}
             continue
-        model = PCA(n_components=k).fit(x)
-        ratio = model.explained_variance_ratio_
-        full = np.linalg.svd(x - x.mean(axis=0), compute_uv=False) ** 2
-        dimension = float(full.sum() ** 2 / np.sum(full ** 2))  # participation ratio
-        out[name] = {"explained_variance_ratio": ratio.tolist(), "projection": model.transform(x)[:, :3],
-                     "dimension": dimension}
+        model = PCA(n_components=k, random_state=0).fit(x[index])
+        out[name] = {"explained_variance_ratio": model.explained_variance_ratio_.tolist(),
+                     "projection": model.transform(x)[:, :3], "dimension": participation_ratio(x[index])}
     return out
 
 
@@ -56,7 +68,7 @@ def decode_r2(x: np.ndarray, y: np.ndarray, groups: np.ndarray, n_folds: int = 5
     splitter, split_groups = _folds(groups, n_folds)
     pred = np.zeros_like(y, dtype=np.float64)
     for train, test in splitter.split(x, y, split_groups):
-        model = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-4, 3, 8)))
+        model = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-4, 3, 8), alpha_per_target=True))
         model.fit(x[train], y[train])
         pred[test] = model.predict(x[test]).reshape(len(test), -1)
     ss_tot = np.sum((y - y.mean(axis=0)) ** 2, axis=0)
@@ -64,21 +76,37 @@ def decode_r2(x: np.ndarray, y: np.ndarray, groups: np.ndarray, n_folds: int = 5
     return r2
 
 
-def decode(rec: Recording, n_folds: int = 5, max_samples: int = 4000) -> dict[str, Any]:
-    """R^2 of every variable from every representation: {'rows', 'variables', 'r2' [rows, vars], 'per_column'}."""
+def decode(rec: Recording, n_folds: int = 5, max_samples: int = 4000, max_features: int = 512) -> dict[str, Any]:
+    """R^2 of every variable from every representation: {'rows', 'variables', 'r2' [rows, vars], 'per_column'}.
+
+    Representations wider than `max_features` (images, convolution maps) are first reduced by a
+    fixed random projection to `max_features` dimensions.
+    """
     reps = representations(rec)
     index = _subsample(rec.steps, max_samples)
     groups = rec.episode[index]
     variables = _variables(rec, index)
+    bounds = np.cumsum([0] + [v.shape[1] for v in variables.values()])
+    targets = np.concatenate(list(variables.values()), axis=1)  # one multi-output fit per representation
     table = np.full((len(reps), len(variables)), np.nan)
     per_column: dict[str, dict[str, list[float | None]]] = {}
     for i, (name, x) in enumerate(reps.items()):
+        r2_all = decode_r2(_reduce(x[index], max_features), targets, groups, n_folds)
         per_column[name] = {}
-        for j, (var, y) in enumerate(variables.items()):
-            r2 = decode_r2(x[index], y, groups, n_folds)
+        for j, var in enumerate(variables):
+            r2 = r2_all[bounds[j]:bounds[j + 1]]
             table[i, j] = np.nanmean(r2) if np.isfinite(r2).any() else np.nan
             per_column[name][var] = [None if not np.isfinite(v) else float(v) for v in r2]
     return {"rows": list(reps), "variables": list(variables), "r2": table, "per_column": per_column}
+
+
+def _reduce(x: np.ndarray, max_features: int) -> np.ndarray:
+    """x [S, d] -> [S, min(d, max_features)]: a fixed Gaussian random projection when d is larger (images,
+    convolution maps); it approximately keeps the geometry of the rows (Johnson-Lindenstrauss)."""
+    if x.shape[1] <= max_features:
+        return x
+    projection = np.random.default_rng(0).normal(size=(x.shape[1], max_features)).astype(np.float32)
+    return x @ (projection / np.float32(np.sqrt(max_features)))
 
 
 def _variables(rec: Recording, index: np.ndarray, split_up_to: int = 6) -> dict[str, np.ndarray]:
@@ -99,24 +127,41 @@ def _subsample(n: int, limit: int) -> np.ndarray:
 
 
 def linear_cka(x: np.ndarray, y: np.ndarray) -> float:
-    """Linear centred kernel alignment of x [S, a] and y [S, b] (Kornblith et al. 2019), in [0, 1]."""
+    """Linear centred kernel alignment of x [S, a] and y [S, b] (Kornblith et al. 2019), in [0, 1].
+
+    ||y'x||^2 / (||x'x|| ||y'y||) on centred data; through the [S, S] Gram matrices when a
+    representation is wider than S (images), which gives the same value.
+    """
     x = x - x.mean(axis=0)
     y = y - y.mean(axis=0)
-    cross = np.linalg.norm(y.T @ x) ** 2
-    norm = np.linalg.norm(x.T @ x) * np.linalg.norm(y.T @ y)
+    if max(x.shape[1], y.shape[1]) > len(x):
+        gx, gy = x @ x.T, y @ y.T
+        cross, norm = float(np.sum(gx * gy)), np.linalg.norm(gx) * np.linalg.norm(gy)
+    else:
+        cross = np.linalg.norm(y.T @ x) ** 2
+        norm = np.linalg.norm(x.T @ x) * np.linalg.norm(y.T @ y)
     return float(cross / norm) if norm > 0 else float("nan")
 
 
-def rsa(rec: Recording, max_samples: int = 2000) -> dict[str, Any]:
-    """Linear CKA between every pair of representations (inputs included): {'names', 'cka' [R, R]}."""
+def rsa(rec: Recording, max_samples: int = 1000) -> dict[str, Any]:
+    """Linear CKA between every pair of representations (inputs included): {'names', 'cka' [R, R]}.
+
+    Uses the centred Gram matrices [n, n] of at most `max_samples` evenly spaced steps, once each.
+    """
     reps = representations(rec)
     index = _subsample(rec.steps, max_samples)
     names = list(reps)
-    data = [reps[n][index].astype(np.float64) for n in names]
+    grams = []
+    for name in names:
+        x = reps[name][index].astype(np.float64)
+        x -= x.mean(axis=0)
+        gram = x @ x.T
+        norm = np.linalg.norm(gram)
+        grams.append(gram / norm if norm > 0 else gram)
     cka = np.eye(len(names))
     for i in range(len(names)):
         for j in range(i + 1, len(names)):
-            cka[i, j] = cka[j, i] = linear_cka(data[i], data[j])
+            cka[i, j] = cka[j, i] = float(np.sum(grams[i] * grams[j]))
     return {"names": names, "cka": cka}
 
 

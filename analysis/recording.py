@@ -6,7 +6,7 @@ time step (S rows, episodes concatenated):
 | npz key | shape | content |
 | --- | --- | --- |
 | `act/<layer>` | [S, units] | a layer's output at that step (recurrent cells: output, and `<cell>/state<k>` states) |
-| `input/<sense>` | [S, d] | the normalised observation the model read (images flattened) |
+| `input/<sense>` | [S, d] | the normalised observation the model read (images: raw uint8, flattened) |
 | `var/<name>` | [S, d] | env state: `state_info()` entries of hand tasks, else the raw observation `obs/<sense>` |
 | `episode`, `step` | [S] | episode index (0..E-1) and step within the episode |
 | `reward` | [S] | reward received after the step |
@@ -63,5 +63,6 @@ class Recording:
 
 
 def flat(x: np.ndarray) -> np.ndarray:
-    """[S, ...] -> [S, d] float32."""
-    return np.asarray(x, np.float32).reshape(len(x), -1)
+    """[S, ...] -> [S, d] float32 (uint8 images scaled to [0, 1], as the model sees them)."""
+    scale = np.float32(1.0 / 255.0) if np.asarray(x).dtype == np.uint8 else np.float32(1.0)
+    return np.asarray(x, np.float32).reshape(len(x), -1) * scale

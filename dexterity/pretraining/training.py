@@ -13,7 +13,7 @@ import keras
 import numpy as np
 
 from dexterity.models.base import VisualEncoder
-from dexterity.pretrained import encoder_layers, read_pretrained
+from dexterity.pretrained import PREFIX, read_pretrained
 from dexterity.pretraining.data import SceneData
 from dexterity.pretraining.tasks import Task, get_task, images01
 
@@ -68,7 +68,7 @@ def load_into(encoder: VisualEncoder, name: str) -> None:
     from dexterity.errors import DexterityError
     weights, _ = read_pretrained(name)
     for layer in encoder.layers:
-        suffix = layer.name[len("visual_encoder_"):]
+        suffix = layer.name[len(PREFIX):]
         if not layer.weights:
             continue
         saved = weights.get(suffix, [])
@@ -117,6 +117,4 @@ def _format(scores: dict[str, float]) -> str:
 
 def trained_layers(encoder: VisualEncoder) -> dict[str, Any]:
     """{suffix: layer} of the encoder's weighted layers (what save_encoder writes)."""
-    class _Holder:
-        layers = encoder.layers
-    return encoder_layers(_Holder())
+    return {layer.name[len(PREFIX):]: layer for layer in encoder.layers if layer.weights}

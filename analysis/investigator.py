@@ -1,8 +1,9 @@
 """The investigator: runs a saved agent for N episodes and records every layer's activations.
 
 Activations are captured by wrapping `call` of every keras layer of the model (`model.layers`)
-while `model.step` runs eagerly, so any BaseModel is recorded layer by layer without knowing its
-graph; recurrent cells give their output and every state tensor. The envs run in TF-free worker
+while `model.step` runs (traced once with tf.function, the layer outputs returned from it), so any
+BaseModel is recorded layer by layer without knowing its graph; recurrent cells give their output
+and every state tensor. The envs run in TF-free worker
 processes (EnvPool); hand tasks also report `state_info()` each step.
 """
 from __future__ import annotations
@@ -16,10 +17,13 @@ from dexterity.errors import DexterityError
 
 
 class ActivationTap:
-    """Records the outputs of keras layers during eager calls: `{name: [B, units]}` per step."""
+    """Keeps the outputs of keras layers during a call of the model: `{name: output structure}`.
+
+    Works eagerly and inside `tf.function` (the outputs are then returned from the traced function).
+    """
 
     def __init__(self, layers: list[Any]):
-        self.outputs: dict[str, np.ndarray] = {}
+        self.outputs: dict[str, Any] = {}
         self._restore: list[tuple[Any, Callable]] = []
         for layer in layers:
             original = layer.call
@@ -29,25 +33,12 @@ class ActivationTap:
     def _wrap(self, name: str, original: Callable) -> Callable:
         def call(*args: Any, **kwargs: Any) -> Any:
             out = original(*args, **kwargs)
-            self._store(name, out)
+            key, k = name, 2
+            while key in self.outputs:  # a layer called twice in one step (e.g. two images)
+                key, k = f"{name}#{k}", k + 1
+            self.outputs[key] = out
             return out
         return call
-
-    def _store(self, name: str, out: Any) -> None:
-        import tensorflow as tf
-        key = name
-        k = 2
-        while key in self.outputs:          # a layer called twice in one step (e.g. two images)
-            key, k = f"{name}#{k}", k + 1
-        if isinstance(out, (tuple, list)):  # recurrent cell: (output, [states])
-            first = np.asarray(out[0])
-            self.outputs[key] = flat(first)
-            for i, s in enumerate(tf.nest.flatten(out[1:])):
-                s = flat(np.asarray(s))
-                if not np.array_equal(s, self.outputs[key]):
-                    self.outputs[f"{key}/state{i}"] = s
-        else:
-            self.outputs[key] = flat(np.asarray(out))
 
     def clear(self) -> None:
         self.outputs = {}
@@ -56,6 +47,23 @@ class ActivationTap:
         for layer, original in self._restore:
             layer.call = original
         self._restore = []
+
+
+def layer_arrays(outputs: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Tap outputs -> {name: [B, units]}; a recurrent cell's (output, states) gives `name` and the
+    states that differ from the output as `name/state<k>`."""
+    import tensorflow as tf
+    out = {}
+    for key, value in outputs.items():
+        if isinstance(value, (tuple, list)):
+            out[key] = flat(np.asarray(value[0]))
+            for i, s in enumerate(tf.nest.flatten(value[1:])):
+                s = flat(np.asarray(s))
+                if not np.array_equal(s, out[key]):
+                    out[f"{key}/state{i}"] = s
+        else:
+            out[key] = flat(np.asarray(value))
+    return out
 
 
 def _state_variables(pool: Any) -> Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]:
@@ -113,19 +121,23 @@ class Investigator:
         raw, state, reset = pool.reset(), policy.initial_state(n), np.ones(n, np.float32)
         variables = _state_variables(pool)
         tap = ActivationTap(self.model.layers)
+        model = self.model
+
+        @tf.function
+        def traced_step(obs: dict, state: list, reset: Any) -> tuple:
+            tap.clear()
+            params, _, new_state = model.step(obs, reset_state(state, reset))
+            return params, new_state, dict(tap.outputs)
         try:
             for _ in range(max_steps * int(quota.max())):
                 for i in np.flatnonzero(reset > 0):
                     ep_index[i], next_episode, step[i] = next_episode, next_episode + 1, 0
                 active = done_count < quota
                 obs = self.brain.state_norm.transform(raw)
-                tap.clear()
-                tensors = {k: tf.constant(v) for k, v in obs.items()}
-                params, _, state_t = self.model.step(tensors, reset_state([tf.constant(s) for s in state],
-                                                                          tf.constant(reset)))
+                params, state_t, outputs = traced_step(obs, state, reset)
                 dist = policy.distribution
                 action = dist.mode(params) if deterministic else dist.sample(params, policy.generator)
-                row = {"act": dict(tap.outputs), "input": _inputs(obs, raw),
+                row = {"act": layer_arrays(outputs), "input": _inputs(obs, raw),
                        "var": variables(raw), "episode": ep_index.copy(), "step": step.copy(), "mask": active}
                 result = pool.step(dist.to_env(np.asarray(action)))
                 row["reward"] = result["rewards"].astype(np.float32)

@@ -7,7 +7,6 @@ no recording yet.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any

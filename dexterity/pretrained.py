@@ -33,7 +33,7 @@ def pretrained_dir(name: str) -> Path:
     if (path / WEIGHTS_FILE).is_file():
         return path
     if not name or "/" in name or name.startswith(".") or name == "data":
-        raise DexterityError(f"--preload {name}: not a pretrained encoder name or folder")
+        raise DexterityError(f"'{name}' is not a pretrained encoder name (letters, digits, -_.) or folder")
     return storage_root() / "pretrained" / name
 
 

@@ -36,13 +36,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _check(args: argparse.Namespace) -> None:
+def _check(args: argparse.Namespace, task: str) -> None:
+    if task == "reconstruct" and args.size % 4:
+        raise DexterityError(f"--size {args.size}: the reconstruct task needs an image size divisible by 4")
     if args.epochs < 1:
         raise DexterityError("--epochs must be at least 1")
     if args.batch_size < 1:
         raise DexterityError("--batch-size must be at least 1")
+    from dexterity.pretrained import check_pretrained, pretrained_dir
+    pretrained_dir(args.name or "x")  # a valid name, before minutes of work
     if args.load:
-        from dexterity.pretrained import check_pretrained
         check_pretrained(args.load)
 
 
@@ -58,10 +61,10 @@ def _meta(args: argparse.Namespace, task: str, result: Any, n: int, seconds: flo
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     set_storage(args.storage)
-    from dexterity.pretraining.tasks import task_name
+    from dexterity.pretraining import task_name
     task = task_name(args.task)
     name = args.name or f"{task}-{args.size}"
-    _check(args)
+    _check(args, task)
     from dexterity.pretraining.data import load_or_generate
     data = load_or_generate(args.size, args.samples, args.seed, args.processes)  # before TF: never mixed
     from dexterity import tf_setup

@@ -15,19 +15,8 @@ import keras
 import numpy as np
 
 from dexterity.errors import DexterityError
+from dexterity.pretraining import task_name
 from dexterity.pretraining.data import SceneData
-
-TASKS = ("hands", "reconstruct", "classify")
-ALIASES = {"h": "hands", "r": "reconstruct", "c": "classify"}
-
-
-def task_name(name: str) -> str:
-    """Full task name of a name or its one-letter alias."""
-    name = ALIASES.get(name, name)
-    if name not in TASKS:
-        raise DexterityError(f"unknown pretraining task '{name}'; use {', '.join(TASKS)} (or h, r, c)")
-    return name
-
 
 def images01(images: np.ndarray) -> np.ndarray:
     """uint8 images [N, S, S, 3] -> float32 in [0, 1], the scaling the agents' state normaliser uses."""

@@ -79,10 +79,23 @@ class Transformer(abc.ABC):
 
     `update` sees raw data, `transform` maps raw data to what the learner sees; statistics live
     in `RunningMoments` objects listed by `moments()` so merging and saving come for free.
+    State transformers take observation dicts (`update(obs)`, `transform(obs)`); reward
+    transformers take `update(rewards [N], dones [N])` and `transform(rewards [N])`.
+    Register one with `@register_transformer("name")` and select it with
+    `--state-transformer name` / `--reward-transformer name`.
     """
 
     name: str = "transformer"
     frozen: bool = False
+
+    @classmethod
+    def from_config(cls, inputs: Any, config: dict[str, Any]) -> "Transformer":
+        """Build from the senses (state transformers) or the env count (reward ones) and the hp config."""
+        return cls(inputs)
+
+    def summary(self) -> dict[str, float]:
+        """Scalars for the progress log (namespaced keys, e.g. 'norm/...'); none by default."""
+        return {}
 
     @abc.abstractmethod
     def moments(self) -> dict[str, RunningMoments]:
@@ -109,6 +122,10 @@ class StateNormaliser(Transformer):
     """Normalises each vector sense to zero mean and unit variance, clipped; scales images to [0, 1]."""
 
     name = "state_normaliser"
+
+    @classmethod
+    def from_config(cls, inputs: Any, config: dict[str, Any]) -> "StateNormaliser":
+        return cls(inputs, clip=config["obs_clip"], enabled=config["state_norming"])
 
     def __init__(self, senses: list[Sense], clip: float = 10.0, enabled: bool = True):
         self.senses = senses
@@ -154,6 +171,10 @@ class RewardNormaliser(Transformer):
 
     name = "reward_normaliser"
 
+    @classmethod
+    def from_config(cls, inputs: Any, config: dict[str, Any]) -> "RewardNormaliser":
+        return cls(inputs, config["discount"], config["reward_clip"], enabled=config["reward_norming"])
+
     def __init__(self, n_envs: int, discount: float, clip: float = 10.0, enabled: bool = True):
         self.discount = discount
         self.clip = clip
@@ -181,3 +202,44 @@ class RewardNormaliser(Transformer):
 
     def summary(self) -> dict[str, float]:
         return {"norm/reward_std": float(np.sqrt(self._stats["return"].moments[2]))}
+
+
+_TRANSFORMERS: dict[str, type[Transformer]] = {}
+
+
+def register_transformer(name: str) -> Any:
+    """Class decorator: make a Transformer subclass selectable by name in the hp config."""
+    def decorate(cls: type[Transformer]) -> type[Transformer]:
+        if not (isinstance(cls, type) and issubclass(cls, Transformer)):
+            raise TypeError(f"register_transformer('{name}') needs a Transformer subclass, got {cls!r}")
+        existing = _TRANSFORMERS.get(name)
+        if existing is not None and existing is not cls and existing.__module__.startswith("dexterity."):
+            from dexterity.errors import ConfigError
+            raise ConfigError(f"transformer name '{name}' is taken by the built-in {existing.__name__}")
+        cls.name = name
+        _TRANSFORMERS[name] = cls
+        return cls
+    return decorate
+
+
+def list_transformers() -> list[str]:
+    return sorted(_TRANSFORMERS)
+
+
+def make_transformer(name: str, inputs: Any, config: dict[str, Any]) -> Transformer:
+    """Build the transformer registered as `name` (clear ConfigError for unknown names or broken ones)."""
+    from dexterity.errors import ConfigError
+    if name not in _TRANSFORMERS:
+        raise ConfigError(f"unknown transformer '{name}'; known: {', '.join(list_transformers())}")
+    cls = _TRANSFORMERS[name]
+    try:
+        return cls.from_config(inputs, config)
+    except ConfigError:
+        raise
+    except Exception as exc:
+        raise ConfigError(f"transformer '{name}' ({cls.__module__}) failed to build: "
+                          f"{type(exc).__name__}: {exc}") from exc
+
+
+register_transformer("state_normaliser")(StateNormaliser)
+register_transformer("reward_normaliser")(RewardNormaliser)

@@ -7,9 +7,10 @@ the sense, z / sqrt(sigma^2 + mean(z^2)), the gain control model of sensory cort
 and Heeger). Statistics live in `RunningMoments`, so merging across ranks and saving are
 inherited from `dexterity.transformers.Transformer`.
 
-The agent builds its own `StateNormaliser` and offers no hook to swap in another transformer
-yet (docs/custom-transformers.md says what is missing); this example exercises the component
-the way the agent does: update, sync across ranks, transform, state round trip.
+Select it for training with
+    python train.py CartPole-v1 --plugin examples.custom_transformer --state-transformer divisive_normaliser
+Run as a script, it exercises the component the way the agent does: update, sync across ranks,
+transform, state round trip.
 """
 from __future__ import annotations
 
@@ -19,13 +20,17 @@ import numpy as np
 
 from dexterity.distributed import Comm
 from dexterity.spaces import Sense
-from dexterity.transformers import RunningMoments, Transformer
+from dexterity.transformers import RunningMoments, Transformer, register_transformer
 
 
+@register_transformer("divisive_normaliser")
 class DivisiveNormaliser(Transformer):
     """Per vector sense: z = clip((x - mean) / std); out = z / sqrt(sigma^2 + mean(z^2)); images -> [0, 1]."""
 
-    name = "divisive_normaliser"
+    @classmethod
+    def from_config(cls, inputs: list[Sense], config: dict) -> "DivisiveNormaliser":
+        """Built by the agent from the env's senses and the hp config."""
+        return cls(inputs, clip=config["obs_clip"])
 
     def __init__(self, senses: list[Sense], sigma: float = 1.0, clip: float = 10.0):
         self.senses, self.sigma, self.clip = senses, sigma, clip

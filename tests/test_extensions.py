@@ -61,6 +61,19 @@ def test_user_distribution_trains_saves_and_evaluates(storage):
     assert "| laplace |" in out
 
 
+def test_user_transformer_trains_saves_and_evaluates(storage):
+    agent_id, _, _ = _train_and_evaluate(storage, "CartPole-v1", "--plugin", "examples.custom_transformer",
+                                         "--state-transformer", "divisive_normaliser", "--sequential")
+    info = json.loads((storage / "saved_models" / agent_id / "last" / "agent.json").read_text())
+    assert info["config"]["state_transformer"] == "divisive_normaliser"
+    norms = json.loads((storage / "saved_models" / agent_id / "last" / "normalisers.json").read_text())
+    assert norms["state"]["obs"]["count"] > 0
+    refused = run_script("train.py", "CartPole-v1", "--plugin", "examples.custom_transformer",
+                         "--state-transformer", "divisive_normaliser", "--export-file", str(storage / "x"),
+                         check=False)
+    assert refused.returncode == 2 and "built-in state normaliser only" in refused.stderr
+
+
 def test_user_env_with_vision_trains_in_worker_processes(storage):
     _, out, evaluated = _train_and_evaluate(storage, "PointReach-v0", "--plugin", "examples.custom_env",
                                             "--processes", "2")

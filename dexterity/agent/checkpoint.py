@@ -22,7 +22,7 @@ from dexterity.errors import AgentNotFoundError, ConfigError
 from dexterity.models import build_model
 from dexterity.spaces import Sense
 from dexterity.storage import models_dir, read_json, resolve_agent_id, write_folder_atomically, write_json
-from dexterity.transformers import RewardNormaliser, StateNormaliser
+from dexterity.transformers import Transformer, make_transformer
 
 FORMAT = 1
 
@@ -32,7 +32,7 @@ class Brain:
     """Everything that maps observations to actions: the policy and the state normaliser."""
 
     policy: Policy
-    state_norm: StateNormaliser
+    state_norm: Transformer
     senses: list[Sense]
     observation_space: gym.Space
     action_space: gym.Space
@@ -57,7 +57,7 @@ def build_brain(config: dict[str, Any], senses: list[Sense], observation_space: 
     distribution = make_distribution(config, action_space)
     model = build_model(config, senses, distribution)
     policy = Policy(model, distribution, int(np.random.SeedSequence([seed, rank, 1]).generate_state(1)[0]))
-    state_norm = StateNormaliser(senses, clip=config["obs_clip"], enabled=config["state_norming"])
+    state_norm = make_transformer(config.get("state_transformer", "state_normaliser"), senses, config)
     return Brain(policy, state_norm, senses, observation_space, action_space)
 
 
@@ -74,7 +74,7 @@ def _load_npz(path: Path) -> list[np.ndarray]:
 
 
 def save_checkpoint(folder: Path, info: dict[str, Any], brain: Brain, optimizer: Any | None = None,
-                    reward_norm: RewardNormaliser | None = None, rng_state: dict[str, Any] | None = None) -> None:
+                    reward_norm: Transformer | None = None, rng_state: dict[str, Any] | None = None) -> None:
     """Write a checkpoint folder atomically (a crash leaves the previous one intact)."""
     model = brain.policy.model
 

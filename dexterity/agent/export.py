@@ -56,11 +56,21 @@ class _Exported(tf.Module):
         self.act = tf.function(act, input_signature=[obs_spec, state_spec])
 
 
-def export_policy(brain: Brain, path: str | Path) -> Path:
-    """Write the SavedModel and export.json to folder `path` (replaced if it exists)."""
+def check_exportable(brain: Brain, path: str | Path) -> None:
+    """Fail early (before training) when the policy could not be exported to `path`."""
+    from dexterity.transformers import StateNormaliser
+    if type(brain.state_norm) is not StateNormaliser:
+        raise DexterityError(f"--export-file supports the built-in state normaliser only, not "
+                             f"'{brain.state_norm.name}' (its transform has no TensorFlow version)")
     path = Path(path)
     if path.exists() and not (path / "saved_model.pb").exists():
         raise DexterityError(f"--export-file {path} exists and is not an exported policy; not overwriting it")
+
+
+def export_policy(brain: Brain, path: str | Path) -> Path:
+    """Write the SavedModel and export.json to folder `path` (replaced if it exists)."""
+    check_exportable(brain, path)
+    path = Path(path)
     module = _Exported(brain)
     tf.saved_model.save(module, str(path))
     meta = {"senses": [s.__dict__ for s in brain.senses], "state_sizes": brain.policy.model.state_sizes(),

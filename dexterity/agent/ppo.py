@@ -25,7 +25,7 @@ from dexterity.distributed import Comm
 from dexterity.envpool import EnvPool
 from dexterity.errors import ConfigError
 from dexterity.storage import ExperimentLog, models_dir, new_agent_id, utc_now
-from dexterity.transformers import RewardNormaliser
+from dexterity.transformers import make_transformer
 
 STRUCTURAL = ("architecture", "model", "distribution", "shared", "bins")
 
@@ -85,8 +85,7 @@ class PPOAgent:
         self.brain = ckpt.build_brain(config, pool.senses, pool.observation_space, pool.action_space, seed,
                                       self.comm.rank)
         self.policy = self.brain.policy
-        self.reward_norm = RewardNormaliser(self.n_envs, config["discount"], config["reward_clip"],
-                                            enabled=config["reward_norming"])
+        self.reward_norm = make_transformer(config["reward_transformer"], self.n_envs, config)
         learner_comm = self.comm.split(self.role.optimiser_ranks)
         self.learner = Learner(self.policy, config, learner_comm, seed + 7919 * (self.comm.rank + 1))
         self.gatherer = Gatherer(pool, self.policy, self.brain.state_norm, self.reward_norm, config["horizon"])

@@ -13,7 +13,7 @@ import numpy as np
 from dexterity.agent.gae import compute_gae
 from dexterity.agent.policy import Policy
 from dexterity.envpool import EnvPool
-from dexterity.transformers import RewardNormaliser, StateNormaliser
+from dexterity.transformers import Transformer
 
 
 @dataclasses.dataclass
@@ -63,8 +63,8 @@ class Rollout:
 class Gatherer:
     """Collects `horizon` steps from every env of a pool per call to `gather`."""
 
-    def __init__(self, pool: EnvPool, policy: Policy, state_norm: StateNormaliser,
-                 reward_norm: RewardNormaliser | None, horizon: int):
+    def __init__(self, pool: EnvPool, policy: Policy, state_norm: Transformer,
+                 reward_norm: Transformer | None, horizon: int):
         self.pool, self.policy, self.horizon = pool, policy, horizon
         self.state_norm, self.reward_norm = state_norm, reward_norm
         self.raw_obs: dict[str, np.ndarray] | None = None
@@ -123,7 +123,7 @@ class Gatherer:
         return self.reward_norm.transform(rewards)
 
 
-def run_episodes(pool: EnvPool, policy: Policy, state_norm: StateNormaliser, episodes: int,
+def run_episodes(pool: EnvPool, policy: Policy, state_norm: Transformer, episodes: int,
                  deterministic: bool = False, max_steps: int = 1_000_000) -> list[dict[str, Any]]:
     """Run exactly `episodes` whole episodes on a fresh reset of `pool` with frozen normalisers.
 

@@ -118,6 +118,9 @@ def main(argv: list[str] | None = None) -> int:
         tf.config.run_functions_eagerly(True)
     agent = make_agent(args, comm, role)
     try:
+        if args.export_file:
+            from dexterity.agent.export import check_exportable
+            check_exportable(agent.brain, args.export_file)
         if args.preload:
             from dexterity.pretrained import preload_encoder
             preload_encoder(agent.policy.model, args.preload)

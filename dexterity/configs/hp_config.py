@@ -85,6 +85,8 @@ PARAMETERS: dict[str, Param] = {
     "target_kl": Param(None, float, "stop the cycle's epochs early once approx-KL exceeds this (none: never)",
                        nullable=True, check=_positive, check_text="positive"),
     # transformers
+    "state_transformer": Param("state_normaliser", str, "transformer of observations (a registered name)"),
+    "reward_transformer": Param("reward_normaliser", str, "transformer of rewards (a registered name)"),
     "state_norming": Param(True, bool, "normalise vector observations with running statistics (clipped)"),
     "reward_norming": Param(True, bool, "scale rewards by the running std of the discounted return"),
     "obs_clip": Param(10.0, float, "clip normalised observations to +-this", check=_positive, check_text="positive"),

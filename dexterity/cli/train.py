@@ -79,9 +79,7 @@ def _check_flags(args: argparse.Namespace, changes: dict[str, Any]) -> None:
 def make_agent(args: argparse.Namespace, comm: Any, role: Any = None) -> Any:
     """Build a new agent from the flags, or resume one with --load-from."""
     from dexterity.agent.ppo import PPOAgent
-    from dexterity.envpool import import_plugins
     changes = config_changes(args)
-    import_plugins(args.plugin)
     if args.load_from:
         return PPOAgent.resume(args.load_from, changes, comm=comm, write_experiment=not args.no_monitor, role=role)
     env_kwargs = _env_kwargs(args)
@@ -106,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     set_storage(args.storage)
     changes = config_changes(args)
     _check_flags(args, changes)
+    from dexterity.envpool import import_plugins
+    import_plugins(args.plugin)  # before TensorFlow loads: a broken plugin fails in well under a second
     from dexterity import tf_setup
     from dexterity.devices import apply_role, gpu_ids, plan_roles
     from dexterity.distributed import make_comm

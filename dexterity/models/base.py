@@ -92,6 +92,11 @@ class BaseModel(abc.ABC):
 def register_architecture(name: str) -> Callable[[Builder], Builder]:
     """Decorator: make a model builder selectable with `--architecture name`."""
     def decorate(builder: Builder) -> Builder:
+        existing = _ARCHITECTURES.get(name)
+        if existing is not None and existing.__module__ != builder.__module__ \
+                and existing.__module__.startswith("dexterity."):
+            raise ConfigError(f"architecture name '{name}' is taken by the built-in one ({existing.__module__}); "
+                              f"register yours under another name")
         _ARCHITECTURES[name] = builder
         return builder
     return decorate

@@ -118,7 +118,7 @@ PRESETS: dict[str, dict[str, Any]] = {
                "c_entropy": 0.0, "clip": 0.2, "grad_norm": 0.5, "log_std_init": -0.5},
     "pendulum": {"workers": 4, "horizon": 512, "epochs": 10, "batch_size": 64, "lr_pi": 1e-3,
                  "discount": 0.9, "lam": 0.95, "c_entropy": 0.0},
-    "hand": {"architecture": "shadow", "model": "gru", "distribution": "beta", "workers": 16, "horizon": 128,
+    "hand": {"architecture": "shadow", "model": "gru", "distribution": "beta", "workers": 64, "horizon": 32,
              "epochs": 8, "batch_size": 512, "tbptt": 16, "lr_pi": 1e-3, "discount": 0.9, "lam": 0.95,
              "c_entropy": 0.0, "grad_norm": 0.5},
     "manipulate": {"architecture": "shadow", "model": "gru", "distribution": "beta", "workers": 32, "horizon": 256,

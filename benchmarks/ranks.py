@@ -2,10 +2,11 @@
 
     python benchmarks/ranks.py Ant-v5 --ranks 2 --pcon mujoco --cycles 6
 
-Runs `train.py` twice (alone, then under mpirun), each for `cycles` cycles on the same total
-`--workers`, and prints the mean whole-cycle steps/s of each (first cycle excluded: it traces)
-and their ratio. Environment worker processes per rank default to cores / ranks, so both runs
-use the same number of processes in all.
+Runs `train.py` alone and under mpirun, each for `cycles` cycles on the same total `--workers`,
+and prints the median whole-cycle steps/s of each (first two cycles excluded: tracing) and their
+ratio, for two layouts: `sequential` (each rank steps its environments in its own process: one
+process per rank) and `processes` (each rank hosts its environments in cores / ranks worker
+processes).
 """
 from __future__ import annotations
 
@@ -21,11 +22,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run(ranks: int, args: argparse.Namespace, storage: Path) -> float:
-    """Train once with `ranks` ranks; returns the mean steps/s of cycles 2.. ."""
+def run(ranks: int, args: argparse.Namespace, storage: Path, layout: str) -> float:
+    """Train once with `ranks` ranks; returns the median steps/s of cycles 3.. ."""
     processes = max(1, (os.cpu_count() or 1) // ranks)
     cmd = [sys.executable, "train.py", args.env, "--pcon", args.pcon, "--iterations", str(args.cycles),
-           "--seed", "0", "--processes", str(processes)]
+           "--seed", "0"] + (["--sequential"] if layout == "sequential" else ["--processes", str(processes)])
     if args.workers:
         cmd += ["--workers", str(args.workers)]
     env = dict(os.environ, DEXTERITY_STORAGE=str(storage), OMPI_ALLOW_RUN_AS_ROOT="1",
@@ -37,8 +38,8 @@ def run(ranks: int, args: argparse.Namespace, storage: Path) -> float:
     progress = next(storage.glob("experiments/*/progress.jsonl"))
     records = [json.loads(line) for line in progress.read_text().splitlines()]
     shutil.rmtree(storage)
-    rates = [r["time/steps_per_s"] for r in records[1:]]
-    return sum(rates) / len(rates)
+    rates = sorted(r["time/steps_per_s"] for r in records[2:])  # the first two cycles trace and warm up
+    return rates[len(rates) // 2]
 
 
 def main() -> None:
@@ -47,15 +48,15 @@ def main() -> None:
     parser.add_argument("--ranks", type=int, default=2)
     parser.add_argument("--pcon", default="mujoco")
     parser.add_argument("--workers", type=int, default=0, help="total environments (default: the preset's)")
-    parser.add_argument("--cycles", type=int, default=6)
+    parser.add_argument("--cycles", type=int, default=12)
     args = parser.parse_args()
+    print(f"{args.env} ({args.pcon}, same total envs, {args.cycles} cycles, median of cycles 3..)")
     with tempfile.TemporaryDirectory() as tmp:
-        one = run(1, args, Path(tmp) / "one")
-        many = run(args.ranks, args, Path(tmp) / "many")
-    print(f"{args.env} ({args.pcon}, same total envs, {args.cycles} cycles, first excluded)")
-    print(f"  1 rank:        {one:9.0f} steps/s")
-    print(f"  {args.ranks} ranks:       {many:9.0f} steps/s")
-    print(f"  ratio:         {many / one:9.2f}x")
+        for layout in ("sequential", "processes"):
+            one = run(1, args, Path(tmp) / "one", layout)
+            many = run(args.ranks, args, Path(tmp) / "many", layout)
+            print(f"  {layout:>10}: 1 rank {one:7.0f} steps/s | {args.ranks} ranks {many:7.0f} steps/s | "
+                  f"ratio {many / one:5.2f}x", flush=True)
 
 
 if __name__ == "__main__":

@@ -328,12 +328,16 @@ class EnvPool:
     def reset(self) -> dict[str, np.ndarray]:
         """Reset every env -> obs dict [N, *shape]."""
         parts = self._broadcast("reset")
+        if len(parts) == 1:
+            return parts[0]
         return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
 
     def step(self, actions: np.ndarray) -> dict[str, Any]:
         """Step all envs with actions [N, ...]; see EnvGroup.step for the result (here over N)."""
         bounds = self._bounds
         parts = self._broadcast("step", [(actions[bounds[i]:bounds[i + 1]],) for i in range(len(self.groups))])
+        if len(parts) == 1:
+            return parts[0]
         out = {"obs": {key: np.concatenate([p["obs"][key] for p in parts]) for key in parts[0]["obs"]}}
         for key in ("rewards", "terminated", "truncated"):
             out[key] = np.concatenate([p[key] for p in parts])

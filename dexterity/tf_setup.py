@@ -10,8 +10,9 @@ from typing import Any
 _configured = False
 
 
-def tensorflow(cpu: bool = False, deterministic: bool = True) -> Any:
-    """The configured `tensorflow` module. `cpu` hides GPUs (must come before the first TF import)."""
+def tensorflow(cpu: bool = False, deterministic: bool = True, threads: int | None = None) -> Any:
+    """The configured `tensorflow` module. `cpu` hides GPUs (must come before the first TF import);
+    `threads` sets both thread pools' sizes (see `devices.cpu_threads`)."""
     global _configured
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
@@ -25,6 +26,12 @@ def tensorflow(cpu: bool = False, deterministic: bool = True) -> Any:
             try:
                 tf.config.experimental.set_memory_growth(gpu, True)
             except RuntimeError:
+                pass
+        if threads:
+            try:
+                tf.config.threading.set_intra_op_parallelism_threads(threads)
+                tf.config.threading.set_inter_op_parallelism_threads(threads)
+            except RuntimeError:  # the runtime already started: keep its pools
                 pass
         if deterministic:
             tf.config.experimental.enable_op_determinism()

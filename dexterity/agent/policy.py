@@ -1,10 +1,13 @@
 """The policy: a model and a distribution behind batched, traced inference functions.
 
 All inference for a batch of environments is one TensorFlow call (`act`), never one per env.
+The calls go to concrete functions over a flat list of tensors (observations in key order, the
+recurrent state, the reset flags): this halves the per-call overhead of a polymorphic
+`tf.function` with nested arguments (0.34 -> 0.15 ms here), which bounds the gather rate.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import tensorflow as tf
@@ -25,8 +28,7 @@ class Policy:
         self.model = model
         self.distribution = distribution
         self.generator = tf.random.Generator.from_seed(seed)
-        self._act = tf.function(self._act_impl, reduce_retracing=True)
-        self._value = tf.function(self._value_impl, reduce_retracing=True)
+        self._compiled: dict[tuple, Callable[..., Any]] = {}
 
     @property
     def recurrent(self) -> bool:
@@ -47,12 +49,55 @@ class Policy:
     def _value_impl(self, obs: dict[str, tf.Tensor], state: list[tf.Tensor], reset: tf.Tensor) -> tf.Tensor:
         return self.model.step(obs, reset_state(state, reset))[1]
 
+    def _call(self, kind: str, obs: dict[str, np.ndarray], state: list[np.ndarray], reset: np.ndarray,
+              deterministic: bool = False) -> Any:
+        """Run `kind` ("act" or "value") through its concrete function, traced on first use."""
+        keys = sorted(obs)
+        reset = np.asarray(reset, np.float32)
+        if tf.config.functions_run_eagerly():  # --debug: plain eager execution
+            if kind == "act":
+                return self._act_impl(obs, list(state), reset, deterministic)
+            return self._value_impl(obs, list(state), reset)
+        signature = tuple((k, obs[k].shape[1:], obs[k].dtype) for k in keys)
+        key = (kind, deterministic, signature, len(state))
+        fn = self._compiled.get(key)
+        if fn is None:
+            fn = self._compiled[key] = self._trace(kind, deterministic, keys, obs, len(state))
+        return fn([tf.constant(a) for a in (*[obs[k] for k in keys], *state, reset)])
+
+    def _trace(self, kind: str, deterministic: bool, keys: list[str], obs: dict[str, np.ndarray],
+               n_state: int) -> Callable[..., Any]:
+        n_obs = len(keys)
+
+        def flat(*tensors: tf.Tensor) -> Any:
+            o = dict(zip(keys, tensors[:n_obs]))
+            s, r = list(tensors[n_obs:n_obs + n_state]), tensors[-1]
+            if kind == "act":
+                action, log_prob, value, new_state = self._act_impl(o, s, r, deterministic)
+                return [action, log_prob, value, *new_state]
+            return [self._value_impl(o, s, r)]
+
+        specs = [tf.TensorSpec((None, *obs[k].shape[1:]), tf.as_dtype(obs[k].dtype)) for k in keys]
+        specs += [tf.TensorSpec((None, size), tf.float32) for size in self.model.state_sizes()[:n_state]]
+        specs.append(tf.TensorSpec((None,), tf.float32))
+        concrete = tf.function(flat).get_concrete_function(*specs)
+        call_flat = getattr(concrete, "_call_flat", None)
+        if call_flat is not None:  # skips argument binding: another 0.03 ms per call (TF 2.21)
+            captured = concrete.captured_inputs
+            return lambda tensors: call_flat(tensors, captured)
+        return lambda tensors: concrete(*tensors)
+
     def act(self, obs: dict[str, np.ndarray], state: list[np.ndarray], reset: np.ndarray,
             deterministic: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]:
         """obs [B, ...] (normalised), state, reset [B] -> actions, log_probs [B], values [B], new state."""
-        action, log_prob, value, new_state = self._act(obs, state, np.asarray(reset, np.float32), deterministic)
-        return action.numpy(), log_prob.numpy(), value.numpy(), [s.numpy() for s in new_state]
+        out = self._call("act", obs, state, reset, deterministic)
+        if isinstance(out, tuple):  # eager
+            action, log_prob, value, new_state = out
+            out = [action, log_prob, value, *new_state]
+        out = [t.numpy() for t in out]
+        return out[0], out[1], out[2], out[3:]
 
     def value(self, obs: dict[str, np.ndarray], state: list[np.ndarray], reset: np.ndarray) -> np.ndarray:
         """Values [B] of observations [B, ...] given the recurrent state (reset rows zeroed)."""
-        return self._value(obs, state, np.asarray(reset, np.float32)).numpy()
+        out = self._call("value", obs, state, reset)
+        return (out[0] if isinstance(out, list) else out).numpy()

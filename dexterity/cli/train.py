@@ -107,13 +107,13 @@ def main(argv: list[str] | None = None) -> int:
     from dexterity.envpool import import_plugins
     import_plugins(args.plugin)  # before TensorFlow loads: a broken plugin fails in well under a second
     from dexterity import tf_setup
-    from dexterity.devices import apply_role, gpu_ids, plan_roles
+    from dexterity.devices import apply_role, cpu_threads, gpu_ids, plan_roles
     from dexterity.distributed import make_comm
     comm = make_comm()
     cpu = bool(changes.get("cpu"))
     role = plan_roles(comm, force_cpu=cpu)
     apply_role(role, gpus_present=bool(gpu_ids()) and not cpu)
-    tf = tf_setup.tensorflow(cpu=cpu)
+    tf = tf_setup.tensorflow(cpu=cpu, threads=cpu_threads(role.local_ranks))
     if changes.get("debug"):
         tf.config.run_functions_eagerly(True)
     agent = make_agent(args, comm, role)

@@ -8,6 +8,7 @@ position (`qpos + half_range * a`), clipped to the range. One env step is
 """
 from __future__ import annotations
 
+import abc
 import importlib.util
 import os
 from typing import Any
@@ -48,7 +49,7 @@ def _ensure_headless_gl() -> None:
         gl_context.GLContext = GLContext
 
 
-class HandEnv(gym.Env):
+class HandEnv(gym.Env, abc.ABC):
     """Base task: physics, action mapping, effort measures, rendering and `state_info`."""
 
     metadata = {"render_modes": ["rgb_array", "human"], "render_fps": 25}
@@ -155,15 +156,17 @@ class HandEnv(gym.Env):
     def _after_reset(self) -> None:
         """Task bookkeeping that needs the forward-computed state."""
 
+    @abc.abstractmethod
     def _evaluate(self) -> tuple[float, bool, bool]:
         """(reward, terminated, truncated) of the step just simulated."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def _observation(self) -> dict[str, np.ndarray]:
-        raise NotImplementedError
+        """The observation dict of the current state (layout in docs/environments.md)."""
 
+    @abc.abstractmethod
     def _info(self) -> dict[str, Any]:
-        raise NotImplementedError
+        """The step's info dict (at least `is_success`)."""
 
     # ---- shared measurements ------------------------------------------------------------------
     def fingertip_positions(self) -> np.ndarray:

@@ -53,3 +53,27 @@ def test_gpu_ids_respect_cuda_visible_devices(monkeypatch, visible, expected):
     else:
         monkeypatch.setenv("CUDA_VISIBLE_DEVICES", visible)
     assert devices.gpu_ids() == expected
+
+
+def test_local_ranks_counts_the_ranks_of_each_node(monkeypatch):
+    out = roles([("a", 0)] * 3 + [("b", 0)] * 2, monkeypatch)
+    assert [r.local_ranks for r in out] == [3, 3, 3, 2, 2]
+
+
+@pytest.mark.parametrize("affinity, local, expected", [
+    (8, 1, None),   # one rank: TensorFlow's defaults
+    (8, 2, 4),      # ranks share the node's cores
+    (8, 16, 1),     # oversubscribed: one thread each
+    (2, 4, 2),      # bound by the launcher to 2 of the 8 cores: those are this rank's
+])
+def test_cpu_threads_share_the_cores(monkeypatch, affinity, local, expected):
+    monkeypatch.delenv("TF_NUM_INTRAOP_THREADS", raising=False)
+    monkeypatch.delenv("TF_NUM_INTEROP_THREADS", raising=False)
+    monkeypatch.setattr(devices.os, "cpu_count", lambda: 8)
+    monkeypatch.setattr(devices.os, "sched_getaffinity", lambda pid: set(range(affinity)), raising=False)
+    assert devices.cpu_threads(local) == expected
+
+
+def test_cpu_threads_leave_the_users_setting(monkeypatch):
+    monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", "3")
+    assert devices.cpu_threads(4) is None

@@ -63,13 +63,25 @@ def test_same_seed_same_trajectory(env_id):
 
 
 def test_goal_pose_is_reachable():
-    """Commanding the pose the goal was drawn from reaches the goal (the task is solvable)."""
+    """Commanding the targets the goal was drawn from reaches the goal (the task is solvable).
+
+    With kinematic goal poses only 74% of these episodes succeeded: goals must be where the
+    position-controlled hand comes to rest."""
     env = gym.make("ReachAbsolute-v0")
-    env.reset(seed=0)
-    for _ in range(40):
-        _, reward, _, _, info = env.step(env.unwrapped.goal_action)
-    assert info["is_success"] == 1.0
+    successes = []
+    for seed in range(40):
+        env.reset(seed=seed)
+        for _ in range(40):
+            _, reward, _, _, info = env.step(env.unwrapped.goal_action)
+        successes.append(info["is_success"])
+    assert np.mean(successes) >= 0.9
     assert env.unwrapped.state_info()["fingertip_positions"].shape == (5, 3)
+
+
+def test_hand_env_hooks_are_abstract():
+    from dexterity.environments.base import HandEnv
+    with pytest.raises(TypeError, match="abstract"):
+        HandEnv()
 
 
 def test_free_reach_goal_layout():

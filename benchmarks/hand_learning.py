@@ -5,7 +5,8 @@
     python benchmarks/hand_learning.py reach --set lr_pi=1e-3 --set workers=8   # try a variant
 
 reach: trains until the success rate of the training episodes, averaged over the last `--every`
-cycles, reaches `--target` (0.9), or until `--budget` env steps; every `--every` cycles it prints
+cycles (or, with `--metric eval_success`, that of the deterministic evaluation episodes), reaches
+`--target` (0.9), or until `--budget` env steps; every `--every` cycles it prints
 env steps, wall time, that success rate, the mean return and the success rate of deterministic
 evaluation episodes. manipulate: trains for `--budget` steps and prints the consecutive goals
 reached per episode (stochastic training episodes and deterministic evaluation episodes).
@@ -62,8 +63,12 @@ def eval_stats(agent: Any, episodes: int) -> dict[str, float]:
     return out
 
 
-def run(task: str, budget: float, every: int, target: float, changes: dict[str, Any], eval_episodes: int) -> None:
-    """Train the task's preset, printing a line every `every` cycles; stop at the target or the budget."""
+def run(task: str, budget: float, every: int, target: float, changes: dict[str, Any], eval_episodes: int,
+        metric: str = "success_rate") -> None:
+    """Train the task's preset, printing a line every `every` cycles; stop at the target or the budget.
+
+    The agent is saved (`last`) at every printed line, so `evaluate.py ID` can examine it afterwards.
+    """
     from dexterity import tf_setup
     tf_setup.tensorflow(cpu=True)
     from dexterity.agent.ppo import PPOAgent
@@ -74,7 +79,8 @@ def run(task: str, budget: float, every: int, target: float, changes: dict[str, 
           f"{config['horizon']} steps, {config['architecture']}/{config['model']}/{config['distribution']}, "
           f"seed {config['seed']}", flush=True)
     start, records, reached = time.perf_counter(), [], None
-    with PPOAgent(env_id, config, write_experiment=False, verbose=False) as agent:
+    with PPOAgent(env_id, config, preset=preset, verbose=False) as agent:
+        print(f"agent {agent.agent_id} (saved at every printed line)", flush=True)
         while agent.frames < budget and reached is None:
             records.append(agent.cycle())
             if len(records) % every:
@@ -85,15 +91,17 @@ def run(task: str, budget: float, every: int, target: float, changes: dict[str, 
             wall = time.perf_counter() - start
             print(f"cycle {len(records):4d} | steps {agent.frames:9d} | wall {wall:7.0f}s | "
                   + " | ".join(f"{k} {v:.3f}" for k, v in stats.items()), flush=True)
-            if task == "reach" and stats.get("success_rate", 0.0) >= target:
+            agent.save("last", wall)
+            if task == "reach" and stats.get(metric, 0.0) >= target:
                 reached = (agent.frames, wall)
         wall = time.perf_counter() - start
         if task == "reach":
-            print(f"result: success rate >= {target} after {reached[0]} steps, {reached[1]:.0f} s" if reached else
-                  f"result: success rate {target} not reached within {agent.frames} steps, {wall:.0f} s", flush=True)
+            print(f"result: agent {agent.agent_id}: {metric} >= {target} after {reached[0]} steps, {reached[1]:.0f} s"
+                  if reached else f"result: agent {agent.agent_id}: {metric} {target} not reached within "
+                  f"{agent.frames} steps, {wall:.0f} s", flush=True)
         else:
             final = {**window_stats(records[-every:]), **eval_stats(agent, eval_episodes)}
-            print(f"result: after {agent.frames} steps, {wall:.0f} s: consecutive goals "
+            print(f"result: agent {agent.agent_id}: after {agent.frames} steps, {wall:.0f} s: consecutive goals "
                   f"{final.get('consecutive_goals', float('nan')):.2f} (training episodes), "
                   f"{final.get('eval_goals', float('nan')):.2f} (deterministic)", flush=True)
 
@@ -105,13 +113,16 @@ def main() -> None:
                         help="env steps (default 5e6 for reach, 2e6 for manipulate)")
     parser.add_argument("--every", type=int, default=5, help="cycles per printed line (and success window)")
     parser.add_argument("--target", type=float, default=0.9, help="reach: success rate to stop at")
+    parser.add_argument("--metric", choices=["success_rate", "eval_success"], default="success_rate",
+                        help="reach: stop on the training episodes' success rate or the deterministic one")
     parser.add_argument("--eval-episodes", type=int, default=16, help="deterministic episodes per printed line")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config change")
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     budget = args.budget or (5e6 if args.task == "reach" else 2e6)
-    run(args.task, budget, args.every, args.target, {"seed": args.seed, **parse_sets(args.set)}, args.eval_episodes)
+    run(args.task, budget, args.every, args.target, {"seed": args.seed, **parse_sets(args.set)}, args.eval_episodes,
+        args.metric)
 
 
 if __name__ == "__main__":

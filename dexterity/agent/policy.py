@@ -81,8 +81,8 @@ class Policy:
                 out = fn(tensors)  # XLA compiles here; an unsupported op fails before anything runs
                 self._compiled[key] = fn
                 return out
-            except tf.errors.InvalidArgumentError:  # e.g. the gamma sampler of the beta distribution
-                pass
+            except tf.errors.OpError:  # e.g. no XLA kernel for the beta's gamma sampler; a genuine
+                pass                   # error raises again from the graph function below
         fn = self._compiled[key] = self._trace(kind, deterministic, keys, obs, len(state), jit=False)
         return fn(tensors)
 

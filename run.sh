@@ -12,7 +12,7 @@ for pkg in libegl1 libgl1 libosmesa6 libglfw3; do
   dpkg -s "$pkg" >/dev/null 2>&1 || apt_need+=("$pkg")
 done
 if [ "$what" = test ]; then
-  for pkg in chromium chromium-driver; do dpkg -s "$pkg" >/dev/null 2>&1 || apt_need+=("$pkg"); done
+  for pkg in chromium chromium-driver xvfb; do dpkg -s "$pkg" >/dev/null 2>&1 || apt_need+=("$pkg"); done
 fi
 if [ ${#apt_need[@]} -gt 0 ] && command -v apt-get >/dev/null 2>&1; then
   sudo_cmd=""; [ "$(id -u)" = 0 ] || sudo_cmd="sudo"

@@ -1,9 +1,15 @@
 """observe.py on a small trained agent: videos written, options, clear errors (no display here)."""
 import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from tests.conftest import run_script
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -111,3 +117,17 @@ def test_play_records_episodes_frames_and_window_pacing():
     pool = _FakePool()
     records = play(pool, _FakeBrain(), 1, True, 2, None, fps=1000)  # window: the env renders itself
     assert records == [{"return": 2.0, "length": 2, "cut": True}] and pool.renders == 0 and pool.resets == 2
+
+
+@pytest.mark.skipif(shutil.which("xvfb-run") is None, reason="needs xvfb-run (installed by run.sh test)")
+def test_window_mode_with_a_display(agent, tmp_path):
+    """With a display (a virtual X server here) the agent acts in MuJoCo's viewer window, no video."""
+    root, agent_id = agent
+    videos = lambda: sorted((root / "experiments" / agent_id).glob("gifs/observe-*"))  # noqa: E731
+    before = videos()
+    cmd = ["xvfb-run", "-a", "-s", "-screen 0 800x600x24", sys.executable, "observe.py", agent_id,
+           "--storage", str(root), "--max-steps", "15"]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "shown in a window" in proc.stdout and "episode 1: return" in proc.stdout
+    assert videos() == before  # no video written

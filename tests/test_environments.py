@@ -201,3 +201,15 @@ def test_human_mode_without_display_says_so():
     env = gym.make("ReachAbsolute-v0", render_mode="human")
     with pytest.raises(EnvironmentError_, match="display"):
         env.reset(seed=0)
+
+
+def test_manipulate_set_scene_poses_hand_and_block():
+    env = gym.make("ManipulateBlock-v0").unwrapped
+    env.reset(seed=0)
+    angles = np.linspace(-0.1, 0.3, 24)
+    quaternion = np.array([0.5, 0.5, 0.5, 0.5])
+    env.set_scene(angles, np.array([1.0, 0.9, 0.2]), quaternion)
+    np.testing.assert_allclose(env.data.qpos[:24], angles)
+    np.testing.assert_allclose(env.object_position(), [1.0, 0.9, 0.2])
+    np.testing.assert_allclose(env.object_quaternion(), quaternion)
+    assert not env.data.qvel.any()

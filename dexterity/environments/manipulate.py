@@ -63,6 +63,15 @@ class ManipulateBlockEnv(HandEnv):
     def object_quaternion(self) -> np.ndarray:
         return self.data.qpos[self._obj_q + 3:self._obj_q + 7]
 
+    def set_scene(self, joint_angles: np.ndarray, block_position: np.ndarray, block_quaternion: np.ndarray) -> None:
+        """Pose the hand (joint angles [24]) and the block (position [3], quaternion [4]) at rest,
+        kinematics computed (for rendering scenes, e.g. pretraining data); the task state is untouched."""
+        self.data.qpos[:N_HAND_JOINTS] = joint_angles
+        self.data.qpos[self._obj_q:self._obj_q + 3] = block_position
+        self.data.qpos[self._obj_q + 3:self._obj_q + 7] = block_quaternion
+        self.data.qvel[:] = 0.0
+        mujoco.mj_forward(self.model, self.data)
+
     def _new_goal(self) -> None:
         """Draw a goal orientation and show it on the floating target block."""
         self.goal = random_quat(self.np_random)
@@ -170,6 +179,10 @@ class ManipulateBlockVisualEnv(ManipulateBlockEnv):
     def _observation_spaces(self) -> dict[str, gym.Space]:
         size = (self.vision_size, self.vision_size, 3)
         return {**super()._observation_spaces(), "vision": gym.spaces.Box(0, 255, size, np.uint8)}
+
+    def camera_image(self) -> np.ndarray:
+        """The vision camera's current view [S, S, 3] uint8 (what the `vision` observation holds)."""
+        return self._vision()
 
     def _vision(self) -> np.ndarray:
         if self._vision_renderer is None:

@@ -54,29 +54,20 @@ class SceneRenderer:
     """Sets scenes on a ManipulateBlockVisual env and renders them: image [S, S, 3] uint8."""
 
     def __init__(self, size: int):
-        import mujoco
         import dexterity  # noqa: F401  (headless GL set-up)
         from dexterity.environments.manipulate import ManipulateBlockVisualEnv
-        self._mujoco = mujoco
         self.env = ManipulateBlockVisualEnv(vision_size=size)
         self.env.reset(seed=0)
         self.low, self.high = self.env.model.jnt_range[:N_JOINTS].T.copy()
-        self.rest = self.env.data.qpos.copy()
-        self.obj = self.env._obj_q  # qpos address of the block's free joint
+        self.rest_position = self.env.object_position().copy()
 
     def render(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, int]:
         """Draw and render one scene -> (image [S, S, 3] uint8, targets [31], label)."""
-        env, obj = self.env, self.obj
         angles, label = sample_pose(rng, self.low, self.high)
-        qpos = self.rest.copy()
-        qpos[:N_JOINTS] = angles
-        position = self.rest[obj:obj + 3] + rng.uniform([-0.01, -0.015, 0.0], [0.01, 0.015, 0.02])
+        position = self.rest_position + rng.uniform([-0.01, -0.015, 0.0], [0.01, 0.015, 0.02])
         quaternion = random_quaternion(rng)
-        qpos[obj:obj + 3], qpos[obj + 3:obj + 7] = position, quaternion
-        env.data.qpos[:] = qpos
-        env.data.qvel[:] = 0.0
-        self._mujoco.mj_forward(env.model, env.data)
-        image = env._vision()  # the task's own camera and render settings
+        self.env.set_scene(angles, position, quaternion)
+        image = self.env.camera_image()  # the task's own camera and render settings
         return image.copy(), np.concatenate([angles, position, quaternion]).astype(np.float32), label
 
     def close(self) -> None:

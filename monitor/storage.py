@@ -14,6 +14,7 @@ from .files import read_json, read_jsonl, resolve_inside, stat_key, valid_name
 from .progress import LogCache, Summary, SummaryCache, number, progress_file
 
 RUNNING_WINDOW_S = 300.0  # "running" = status running and progress written this recently
+ANALYSIS_ORDER = ("pca", "decode", "rsa", "weights")  # figures of ``python -m analysis``
 
 
 class Storage:
@@ -103,6 +104,31 @@ class Storage:
         path = resolve_inside((exp_dir / "gifs").resolve(), name)
         return path if path is not None and stat_key(path) is not None else None
 
+    def analysis_figures(self, exp_dir: Path) -> list[str]:
+        """PNG names in ``analysis/``: pca, decode, rsa, weights first, then the others by name."""
+        folder = resolve_inside(exp_dir, "analysis")
+        try:
+            names = os.listdir(folder) if folder is not None else []
+        except OSError:
+            return []
+        rank = {f"{stem}.png": i for i, stem in enumerate(ANALYSIS_ORDER)}
+        return sorted((n for n in names if self.analysis_path(exp_dir, n) is not None),
+                      key=lambda n: (rank.get(n, len(rank)), n))
+
+    def analysis_path(self, exp_dir: Path, name: str) -> Path | None:
+        """Path of an analysis figure (a plain ``.png`` name), or None when missing or refused."""
+        return _file_in(exp_dir, "analysis", name, ".png")
+
+    def analysis_info(self, exp_dir: Path, figure: str) -> Any:
+        """The parsed ``.json`` beside an analysis figure, or None when missing or unreadable."""
+        if not figure.lower().endswith(".png"):
+            return None
+        path = _file_in(exp_dir, "analysis", figure[:-4] + ".json", ".json")
+        if path is None:
+            return None
+        value, error = read_json(path)
+        return None if error else value
+
     def bookmarked(self, exp_dir: Path) -> bool:
         """Whether the ``bookmark`` marker file exists."""
         return os.path.exists(exp_dir / "bookmark")
@@ -173,6 +199,15 @@ class Storage:
     def overview(self) -> list[dict[str, Any]]:
         """Rows for every experiment, newest first."""
         return [self.row(agent_id) for agent_id in self.ids()]
+
+
+def _file_in(exp_dir: Path, folder: str, name: str, suffix: str) -> Path | None:
+    """``exp_dir/folder/name`` if it is an existing file with a plain name ending in ``suffix``."""
+    base = resolve_inside(exp_dir, folder)
+    if base is None or not name.lower().endswith(suffix):
+        return None
+    path = resolve_inside(base, name)
+    return path if path is not None and stat_key(path) is not None else None
 
 
 def _short_date(created: Any, agent_id: str) -> str:

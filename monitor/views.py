@@ -17,6 +17,9 @@ from .storage import Storage
 log = logging.getLogger(__name__)
 bp = Blueprint("monitor", __name__)
 MAX_COMPARE = 60
+CAPTION_CHARS = 80
+ANALYSIS_LABELS = {"pca": "PCA of each layer's activity", "decode": "linear decoding R^2",
+                   "rsa": "representational similarity (linear CKA)", "weights": "weight statistics"}
 
 
 def storage() -> Storage:
@@ -92,6 +95,30 @@ def _generation(plog: Any) -> int | None:
     return plog.key[2] if plog.key else None
 
 
+def analysis_caption(name: str, info: Any) -> str | None:
+    """A one-line caption for an analysis figure: what it is and its JSON's top-level keys."""
+    if info is None:
+        return None
+    stem = name[:-4]
+    text = ANALYSIS_LABELS.get(stem.lower(), stem)
+    if isinstance(info, dict) and info:
+        text += ": " + ", ".join(str(k) for k in info)
+    return text if len(text) <= CAPTION_CHARS else text[:CAPTION_CHARS - 1] + "…"
+
+
+def _analysis_figures(exp_dir: Any) -> list[dict[str, Any]]:
+    """``{"name", "caption"}`` of every analysis figure; an unreadable JSON gives no caption."""
+    st, figures = storage(), []
+    for name in st.analysis_figures(exp_dir):
+        try:
+            caption = analysis_caption(name, st.analysis_info(exp_dir, name))
+        except Exception:  # noqa: BLE001 - a caption is never worth an error page
+            log.exception("analysis caption %s", name)
+            caption = None
+        figures.append({"name": name, "caption": caption})
+    return figures
+
+
 def _plot_data(agent_id: str, meta: dict[str, Any], plog: Any, running: bool) -> dict:
     """What experiment.js needs to draw the panels."""
     resumed, records = meta.get("resumed_at"), plog.records
@@ -105,7 +132,7 @@ def _plot_data(agent_id: str, meta: dict[str, Any], plog: Any, running: bool) ->
 
 @bp.route("/experiment/<agent_id>")
 def experiment(agent_id: str) -> str:
-    """Plots, hyperparameters, reward config, gifs and evaluations of one experiment."""
+    """Plots, hyperparameters, reward config, gifs, analysis figures and evaluations."""
     st = storage()
     exp_dir = _experiment_or_404(agent_id)
     meta, meta_error = st.meta(exp_dir)
@@ -123,12 +150,13 @@ def experiment(agent_id: str) -> str:
             meta=meta, row=row, config=flat_config(meta.get("config")), reward=reward,
             reward_values=flat_config(reward.get("values")) if reward else [],
             evaluations=[e for e in evaluations if isinstance(e, dict)], gifs=st.gifs(exp_dir),
+            analysis=_analysis_figures(exp_dir),
             data=_plot_data(agent_id, meta, plog, bool(row.get("running"))))
     except Exception as exc:  # noqa: BLE001
         log.exception("experiment %s", agent_id)
         errors.append(f"could not be read: {type(exc).__name__}")
         context = dict(meta=meta, row={"id": agent_id}, config=[], reward=None,
-                       reward_values=[], evaluations=[], gifs=[],
+                       reward_values=[], evaluations=[], gifs=[], analysis=[],
                        data=_plot_data(agent_id, {}, Log(), False))
     return render_template("experiment.html", agent_id=agent_id, errors=errors, **context)
 
@@ -160,6 +188,15 @@ def gif(agent_id: str, name: str) -> Response:
     if path is None:
         abort(404)
     return send_file(path, mimetype="image/gif", max_age=3600)
+
+
+@bp.route("/experiment/<agent_id>/analysis/<name>")
+def analysis_figure(agent_id: str, name: str) -> Response:
+    """A figure from the experiment's ``analysis/`` folder (written by ``python -m analysis``)."""
+    path = storage().analysis_path(_experiment_or_404(agent_id), name)
+    if path is None:
+        abort(404)
+    return send_file(path, mimetype="image/png", max_age=60)
 
 
 def _wants_json() -> bool:

@@ -423,3 +423,49 @@ def test_progress_rewritten_by_a_resumed_run(client, root: Path) -> None:
     assert res["reset"] and res["count"] == 35 and res["columns"]["iteration"] == list(range(35))
     row = [r for r in client.get("/api/experiments").get_json() if r["id"] == "exp-b"][0]
     assert row["iterations"] == 35 and not row["errors"]
+
+
+def tiny_png() -> bytes:
+    """A valid 1x1 grey PNG."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\x00\x80")) + chunk(b"IEND", b""))
+
+
+def test_analysis_figures_listed_served_and_guarded(client, root: Path) -> None:
+    folder = root / "experiments" / "exp-a" / "analysis"
+    folder.mkdir()
+    for name in ("weights", "extra", "pca", "decode", "rsa"):
+        (folder / f"{name}.png").write_bytes(tiny_png())
+    (folder / "pca.json").write_text(json.dumps({f"policy_dense{i}": {"dimension": 1.5} for i in range(9)}))
+    (folder / "rsa.json").write_text('{"names": ["input"], "cka": [[1.0]], "measure": "linear CKA"}')
+    (folder / "decode.json").write_text('{"rows": ["inp')  # being written: no caption
+    (folder / "weights.json").write_bytes(b"\x00\xff garbage")
+    (folder / "notes.txt").write_text("SECRET")
+    (root / "experiments" / "exp-a" / "meta.png").write_bytes(tiny_png())
+    html = client.get("/experiment/exp-a").get_data(as_text=True)
+    assert ">Analysis</h2>" in html and 'loading="lazy"' in html
+    srcs = [f"/experiment/exp-a/analysis/{n}.png" for n in ("pca", "decode", "rsa", "weights", "extra")]
+    assert [html.index(s) for s in srcs] == sorted(html.index(s) for s in srcs)
+    assert "representational similarity (linear CKA): names, cka, measure" in html
+    caption = html[html.index("PCA of each layer"):].split("<", 1)[0]
+    assert caption.startswith("PCA of each layer&#39;s activity: policy_dense0, ") and len(caption) < 100
+    assert "linear decoding" not in html and "weight statistics" not in html
+    res = client.get("/experiment/exp-a/analysis/pca.png")
+    assert res.status_code == 200 and res.mimetype == "image/png" and res.data == tiny_png()
+    for bad in ("..%2fmeta.png", "%2e%2e%2fmeta.png", "..", "%2fetc%2fpasswd", "/etc/passwd",
+                "pca.json", "notes.txt", "nope.png", "meta.png"):
+        res = client.get(f"/experiment/exp-a/analysis/{bad}")
+        assert res.status_code == 404 and b"SECRET" not in res.data, bad
+    assert client.get("/experiment/nope/analysis/pca.png").status_code == 404
+
+
+def test_no_analysis_section_without_figures(client, root: Path) -> None:
+    assert "Analysis</h2>" not in client.get("/experiment/exp-b").get_data(as_text=True)
+    (root / "experiments" / "exp-b" / "analysis").mkdir()
+    (root / "experiments" / "exp-b" / "analysis" / "pca.json").write_text("{}")
+    assert "Analysis</h2>" not in client.get("/experiment/exp-b").get_data(as_text=True)

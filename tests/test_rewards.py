@@ -16,6 +16,10 @@ def test_reach_reward_by_hand():
              "force_penalty": 0.2, "tendon_stress": 0.05}
     # -1 * 0.10 + 0.1 * 1 - 0.5 * 0.2 - 2 * 0.05 = -0.2
     assert rewards.reach_reward(state, config) == pytest.approx(-0.2)
+    config.update(proximity_multiplier=0.05, proximity_scale=0.01)
+    # + 0.05 * (e^-1 + e^-2 + e^-3 + e^-4 + e^0)
+    bonus = 0.05 * (math.exp(-1) + math.exp(-2) + math.exp(-3) + math.exp(-4) + 1.0)
+    assert rewards.reach_reward(state, config) == pytest.approx(-0.2 + bonus)
 
 
 def test_free_reach_reward_by_hand():

@@ -12,7 +12,9 @@ Keys (every config of a task family has the same keys):
     success_bonus              added on every step the goal is reached (manipulate: on each new goal)
     force_multiplier           weight of the mean squared normalised actuator force (in [0, 1])
     tendon_stress_multiplier   weight of the mean squared normalised tendon deflection (in [0, 1])
-    proximity_multiplier/scale free reach: bonus `multiplier * exp(-distance / scale)`
+    proximity_multiplier/scale bonus `multiplier * exp(-distance / scale)` (reach: per fingertip),
+                               a sharp pull over the last centimetres that the linear distance
+                               penalty alone gives too weakly
     exclusion_distance         free reach: radius around the goal the other fingertips should avoid
     exclusion_multiplier       free reach: penalty per metre another fingertip intrudes that radius
     separation_multiplier      free reach: bonus for the other fingertips' mean clearance (in [0, 1])
@@ -27,6 +29,7 @@ from typing import Any
 from dexterity.errors import ConfigError
 
 _REACH = {"success_distance": 0.02, "distance_multiplier": 1.0, "success_bonus": 0.1,
+          "proximity_multiplier": 0.05, "proximity_scale": 0.01,
           "force_multiplier": 0.0, "tendon_stress_multiplier": 0.0}
 _FREE_REACH = {"success_distance": 0.02, "distance_multiplier": 1.0, "success_bonus": 0.1,
                "proximity_multiplier": 0.0, "proximity_scale": 0.02,

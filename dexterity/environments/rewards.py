@@ -47,11 +47,16 @@ def reach_reward(state: dict[str, Any], config: dict[str, Any]) -> float:
     """All fingertips to their goals.
 
     state: fingertip_distances [5] (m), success (bool), force_penalty, tendon_stress.
-    r = -distance_multiplier * sum(fingertip_distances) + success_bonus * success - effort
+    r = -distance_multiplier * sum(d) + proximity_multiplier * sum(exp(-d / proximity_scale))
+        + success_bonus * success - effort
+    (configs saved before the proximity term existed have no proximity keys: no such term.)
     """
-    distance = float(np.sum(state["fingertip_distances"]))
-    return (-config["distance_multiplier"] * distance + config["success_bonus"] * float(state["success"])
-            - _effort(state, config))
+    distances = np.asarray(state["fingertip_distances"], float)
+    proximity = 0.0
+    if config.get("proximity_multiplier", 0.0):
+        proximity = config["proximity_multiplier"] * float(np.sum(np.exp(-distances / config["proximity_scale"])))
+    return (-config["distance_multiplier"] * float(np.sum(distances)) + proximity
+            + config["success_bonus"] * float(state["success"]) - _effort(state, config))
 
 
 @register_reward_function("free_reach")

@@ -37,6 +37,10 @@ def test_manipulate_preset_with_penalized_force_then_observe_gif(storage):
     out = storage / "block.gif"
     run_script("observe.py", agent_id, "--output", str(out), "--max-steps", "15")
     assert out.stat().st_size > 1000 and out.read_bytes()[:3] == b"GIF"
+    evaluated = run_script("evaluate.py", agent_id, "-n", "2", "--workers", "2").stdout
+    assert "consecutive goals" in evaluated and "success rate" in evaluated
+    evaluation = json.loads((storage / "experiments" / agent_id / "evaluations.jsonl").read_text().splitlines()[-1])
+    assert evaluation["episodes"] == 2 and "consecutive_goals" in evaluation
 
 
 def test_discrete_block_with_multi_categorical_then_observe_mp4(storage):

@@ -73,13 +73,18 @@ def main(argv: list[str] | None = None) -> int:
     successes = [r["success"] for r in records if "success" in r]
     if successes:
         line += f", success rate {np.mean(successes):.2f}"
+    goals = [r["consecutive_goals"] for r in records if "consecutive_goals" in r]
+    if goals:
+        line += f", consecutive goals {np.mean(goals):.2f} (max {max(goals)})"
     print(line + (" (deterministic)" if args.deterministic else ""))
     log = ExperimentLog(result["agent_id"])
     if log.dir.is_dir():
         log.append_evaluation({"iteration": result["iteration"], "save": result["save"], "env_id": result["env_id"],
                                "episodes": len(records), "return_mean": float(returns.mean()),
                                "return_std": float(returns.std()), "length_mean": float(lengths.mean()),
-                               "deterministic": args.deterministic, "time": utc_now(), "seed": args.seed})
+                               "deterministic": args.deterministic, "time": utc_now(), "seed": args.seed,
+                               **({"success_rate": float(np.mean(successes))} if successes else {}),
+                               **({"consecutive_goals": float(np.mean(goals))} if goals else {})})
     return 0
 
 

@@ -184,19 +184,20 @@ def api_progress(agent_id: str) -> Response:
 @bp.route("/experiment/<agent_id>/gifs/<name>")
 def gif(agent_id: str, name: str) -> Response:
     """A gif from the experiment's ``gifs/`` folder."""
-    path = storage().gif_path(_experiment_or_404(agent_id), name)
-    if path is None:
-        abort(404)
-    return send_file(path, mimetype="image/gif", max_age=3600)
+    return _send_or_404(storage().gif_path(_experiment_or_404(agent_id), name), "image/gif", 3600)
 
 
 @bp.route("/experiment/<agent_id>/analysis/<name>")
 def analysis_figure(agent_id: str, name: str) -> Response:
     """A figure from the experiment's ``analysis/`` folder (written by ``python -m analysis``)."""
-    path = storage().analysis_path(_experiment_or_404(agent_id), name)
+    return _send_or_404(storage().analysis_path(_experiment_or_404(agent_id), name), "image/png", 60)
+
+
+def _send_or_404(path: Any, mimetype: str, max_age: int) -> Response:
+    """Send a file of an experiment that storage found (None: missing or refused -> 404)."""
     if path is None:
         abort(404)
-    return send_file(path, mimetype="image/png", max_age=60)
+    return send_file(path, mimetype=mimetype, max_age=max_age)
 
 
 def _wants_json() -> bool:

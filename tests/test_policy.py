@@ -48,13 +48,32 @@ def test_xla_inference_matches_the_graph(monkeypatch, distribution):
 
 
 def test_unsupported_xla_op_falls_back_without_consuming_randomness(monkeypatch):
-    """The beta sampler has no XLA kernel: the first call falls back, same samples as without XLA."""
+    """An undeclared op without an XLA kernel (the beta's gamma sampler, its `xla_sampling` flag
+    forced on): the first call falls back, with the same samples as without XLA."""
     monkeypatch.setenv("DEXTERITY_XLA", "0")
     graph = _episode(_policy("beta"))
     monkeypatch.setenv("DEXTERITY_XLA", "1")
-    fallback = _episode(_policy("beta"))
+    policy = _policy("beta")
+    monkeypatch.setattr(policy.distribution, "xla_sampling", True)
+    traced = []
+    original = policy._trace
+    monkeypatch.setattr(policy, "_trace", lambda *a, jit: traced.append(jit) or original(*a, jit=jit))
+    fallback = _episode(policy)
+    assert True in traced and False in traced  # XLA tried first, then the graph
     for a, b in zip(graph, fallback):
         np.testing.assert_allclose(a[0], b[0], rtol=1e-5, atol=1e-6)
+
+
+def test_beta_samples_without_trying_xla(monkeypatch):
+    monkeypatch.setenv("DEXTERITY_XLA", "1")
+    policy = _policy("beta")
+    traced = []
+    original = policy._trace
+    monkeypatch.setattr(policy, "_trace", lambda *a, jit: traced.append((a[0], a[1], jit)) or original(*a, jit=jit))
+    _episode(policy)
+    _episode(policy, deterministic=True)
+    assert ("act", False, True) not in traced and ("act", False, False) in traced
+    assert ("act", True, True) in traced and ("value", False, True) in traced
 
 
 def test_eager_debug_path_matches(monkeypatch):

@@ -86,14 +86,14 @@ class Policy:
         fn = self._compiled.get(key)
         if fn is not None:
             return fn(tensors)
-        if use_xla():
+        if use_xla() and (kind == "value" or deterministic or self.distribution.xla_sampling):
             fn = self._trace(kind, deterministic, keys, obs, len(state), jit=True)
             try:
                 out = fn(tensors)  # XLA compiles here; an unsupported op fails before anything runs
                 self._compiled[key] = fn
                 return out
-            except tf.errors.OpError:  # e.g. no XLA kernel for the beta's gamma sampler; a genuine
-                pass                   # error raises again from the graph function below
+            except tf.errors.OpError:  # an op without an XLA kernel that the distribution did not
+                pass                   # declare; a genuine error raises again from the graph function
         fn = self._compiled[key] = self._trace(kind, deterministic, keys, obs, len(state), jit=False)
         return fn(tensors)
 

@@ -24,10 +24,13 @@ class BasePolicyDistribution(abc.ABC):
     `param_size` (width P of a parameter vector), `action_shape` (shape of ONE stored action)
     and `action_dtype`; the class attributes `name` (set by `register_distribution`) and
     `is_continuous`. Tensors: params [B, P], actions [B, *action_shape].
+    `xla_sampling` is False where `sample` uses an op without an XLA kernel (inference then
+    samples in plain graph mode instead of trying to compile it).
     """
 
     name: str = ""
     is_continuous: bool = False
+    xla_sampling: bool = True
     param_size: int
     action_shape: tuple[int, ...]
     action_dtype: np.dtype

@@ -125,6 +125,8 @@ class Beta(BasePolicyDistribution):
     (alpha - 1) / (alpha + beta - 2) where alpha, beta > 1 (always, from the head), else the mean.
     """
 
+    xla_sampling = False  # TensorFlow has no XLA kernel for the gamma sampler
+
     is_continuous = True
 
     def __init__(self, action_space: gym.spaces.Space, **options: Any):

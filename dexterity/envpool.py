@@ -176,6 +176,8 @@ class EnvGroup:
             record["success"] = float(info["is_success"])
         if "consecutive_goals_reached" in info:
             record["consecutive_goals"] = int(info["consecutive_goals_reached"])
+        if "goal_angle" in info:
+            record["goal_angle"] = float(info["goal_angle"])
         self.returns[i] = 0.0
         self.lengths[i] = 0
         return record

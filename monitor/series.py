@@ -28,6 +28,7 @@ PANELS: list[dict[str, Any]] = [
     {"id": "success", "title": "Success", "traces": [
         _t("rollout/success_rate", "success rate"),
         _t("rollout/consecutive_goals", "consecutive goals (right)", y2=True)]},
+    {"id": "curriculum", "title": "Goal angle (rad)", "traces": [_t("rollout/goal_angle", "goal angle bound")]},
     {"id": "loss", "title": "Policy and value loss", "traces": [
         _t("train/policy_loss", "policy loss"), _t("train/value_loss", "value loss (right)", y2=True)]},
     {"id": "entropy", "title": "Entropy", "traces": [_t("train/entropy", "entropy")]},

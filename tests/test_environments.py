@@ -213,3 +213,41 @@ def test_manipulate_set_scene_poses_hand_and_block():
     np.testing.assert_allclose(env.object_position(), [1.0, 0.9, 0.2])
     np.testing.assert_allclose(env.object_quaternion(), quaternion)
     assert not env.data.qvel.any()
+
+
+def test_manipulate_goal_angle_bounds_each_new_goal():
+    from dexterity.environments.rotations import quat_angle
+    env, u = _manipulate(goal_angle=0.6)
+    assert quat_angle(u.object_quaternion(), u.goal) <= 0.6 + 1e-6
+    for _ in range(5):
+        u.goal = u.object_quaternion().copy()
+        _, _, _, _, info = env.step(np.zeros(20, np.float32))
+        assert info["is_success"] == 1.0 and info["goal_angle"] == 0.6
+        assert quat_angle(u.object_quaternion(), u.goal) <= 0.6 + 1e-6
+    _, info = _manipulate()[0].reset(seed=0)
+    assert info["goal_angle"] == pytest.approx(np.pi)  # the full task by default
+
+
+def test_manipulate_curriculum_widens_and_restarts_on_seed():
+    env, u = _manipulate(goal_angle=0.8, curriculum=True, curriculum_window=2, curriculum_step=0.3)
+    angles = []
+    for _ in range(4):
+        u.goal = u.object_quaternion().copy()
+        angles.append(env.step(np.zeros(20, np.float32))[4]["goal_angle"])
+    assert angles == pytest.approx([0.8, 1.1, 1.1, 1.4])
+    flipped = np.array([0.0, 1.0, 0.0, 0.0])
+    for _ in range(2 * 100):  # two goals lost by timeout: a failed window, the angle stays
+        u.goal = flipped.copy()
+        _, _, terminated, truncated, info = env.step(np.zeros(20, np.float32))
+        if truncated:
+            env.reset()
+    assert info["goal_angle"] == pytest.approx(1.4)
+    assert env.reset(seed=3)[1]["goal_angle"] == pytest.approx(0.8)
+
+
+def test_manipulate_goal_kwargs_errors():
+    from dexterity.errors import EnvironmentError_
+    for kwargs, match in (({"goal_angle": 4.0}, "goal_angle"), ({"curriculum": True}, "starting goal_angle"),
+                          ({"goal_angle": 1.0, "curriculum": True, "curriculum_window": 0}, "curriculum_window")):
+        with pytest.raises(EnvironmentError_, match=match):
+            gym.make("ManipulateBlock-v0", **kwargs)

@@ -22,6 +22,9 @@ def episode_stats(episodes: list[dict[str, Any]], prefix: str = "rollout") -> di
     goals = [e["consecutive_goals"] for e in episodes if "consecutive_goals" in e]
     if goals:
         stats[f"{prefix}/consecutive_goals"] = float(np.mean(goals))
+    angles = [e["goal_angle"] for e in episodes if "goal_angle" in e]
+    if angles:
+        stats[f"{prefix}/goal_angle"] = float(np.mean(angles))
     return stats
 
 
@@ -53,6 +56,10 @@ def format_line(record: dict[str, Any], iterations: int, eta_s: float | None) ->
     ]
     if "rollout/success_rate" in record:
         parts.append(f"success {record['rollout/success_rate']:.2f}")
+    if "rollout/consecutive_goals" in record:
+        parts.append(f"goals {record['rollout/consecutive_goals']:.2f}")
+    if record.get("rollout/goal_angle", np.pi) < np.pi:
+        parts.append(f"angle {record['rollout/goal_angle']:.2f}")
     parts += [
         f"pi {get('train/policy_loss', '+.3f')} v {get('train/value_loss', '.3f')} "
         f"ent {get('train/entropy', '.3f')} kl {get('train/approx_kl', '.4f')}",

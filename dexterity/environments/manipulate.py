@@ -2,6 +2,8 @@
 
 A new goal is drawn on each success. The episode terminates when the block drops or after
 `max_goals` consecutive goals; it is truncated after `goal_timeout` steps without a goal.
+Goals are uniform on SO(3) unless `goal_angle` bounds their rotation from the block's current
+orientation; `curriculum=True` then widens that bound as the agent succeeds (see GoalCurriculum).
 """
 from __future__ import annotations
 
@@ -12,8 +14,10 @@ import mujoco
 import numpy as np
 
 from dexterity.environments.base import N_HAND_JOINTS, HandEnv, _float_box
+from dexterity.environments.curriculum import GoalCurriculum
 from dexterity.environments.rotations import (canonical, quat_angle, quat_conjugate, quat_from_axis_angle,
-                                              quat_multiply, random_quat)
+                                              quat_multiply, random_quat, random_rotation_within)
+from dexterity.errors import EnvironmentError_
 
 
 class ManipulateBlockEnv(HandEnv):
@@ -23,6 +27,12 @@ class ManipulateBlockEnv(HandEnv):
     would report), somatosensation [112] (92 touch sensors, 20 actuator forces), proprioception [48],
     goal [4] (goal quaternion), asymmetric [32] (block pose and velocities, rotation to goal, fingertips).
     Success: rotation distance to the goal below `success_distance` radians.
+
+    goal_angle: None (goals uniform on SO(3), the full task) or the largest rotation (rad, <= pi)
+        from the block's current orientation to a new goal; goal_angle=pi is the full task again.
+    curriculum: start at `goal_angle` and widen it by `curriculum_step` after each window of
+        `curriculum_window` goal attempts that reached at least `curriculum_threshold` of its goals.
+    `info["goal_angle"]` reports the bound in force (pi for the full task).
     """
 
     model_file = "manipulate_block_touch_sensors.xml"
@@ -32,10 +42,14 @@ class ManipulateBlockEnv(HandEnv):
     camera = {"lookat": (1.0, 0.92, 0.2), "distance": 0.45, "azimuth": 90.0, "elevation": -45.0}
     target_offset = np.array([-0.12, 0.0, 0.05])  # where the (non-colliding) goal block is shown
 
-    def __init__(self, max_goals: int = 50, goal_timeout: int = 100, drop_height: float = 0.12, **kwargs: Any):
+    def __init__(self, max_goals: int = 50, goal_timeout: int = 100, drop_height: float = 0.12,
+                 goal_angle: float | None = None, curriculum: bool = False, curriculum_step: float = 0.2,
+                 curriculum_window: int = 10, curriculum_threshold: float = 0.5, **kwargs: Any):
         self.max_goals = int(max_goals)
         self.goal_timeout = int(goal_timeout)
         self.drop_height = float(drop_height)
+        self.goal_angle, self.curriculum = _goal_bounds(goal_angle, curriculum, curriculum_step, curriculum_window,
+                                                        curriculum_threshold)
         super().__init__(**kwargs)
         m = self.model
         obj, target = m.joint("object:joint"), m.joint("target:joint")
@@ -72,9 +86,25 @@ class ManipulateBlockEnv(HandEnv):
         self.data.qvel[:] = 0.0
         mujoco.mj_forward(self.model, self.data)
 
+    def current_goal_angle(self) -> float:
+        """The bound on the rotation to new goals now in force (rad; pi: goals uniform on SO(3))."""
+        if self.curriculum is not None:
+            return self.curriculum.angle
+        return np.pi if self.goal_angle is None else self.goal_angle
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
+        """As HandEnv.reset; an explicit seed also restarts the curriculum."""
+        if seed is not None and self.curriculum is not None:
+            self.curriculum.restart()
+        return super().reset(seed=seed, options=options)
+
     def _new_goal(self) -> None:
         """Draw a goal orientation and show it on the floating target block."""
-        self.goal = random_quat(self.np_random)
+        if self.goal_angle is None and self.curriculum is None:
+            self.goal = random_quat(self.np_random)
+        else:
+            turn = random_rotation_within(self.np_random, self.current_goal_angle())
+            self.goal = canonical(quat_multiply(turn, self.object_quaternion()))
         q = self.data.qpos
         q[self._tgt_q:self._tgt_q + 3] = self._initial_qpos[self._obj_q:self._obj_q + 3] + self.target_offset
         q[self._tgt_q + 3:self._tgt_q + 7] = self.goal
@@ -104,6 +134,9 @@ class ManipulateBlockEnv(HandEnv):
         reward = float(self.reward_function(state, self.reward_config))
         self._success = bool(success)
         self._steps_since_goal += 1
+        timed_out = self._steps_since_goal >= self.goal_timeout
+        if self.curriculum is not None and (success or dropped or timed_out):
+            self.curriculum.record(success)
         if success:
             self.consecutive_goals += 1
             self._steps_since_goal = 0
@@ -134,12 +167,28 @@ class ManipulateBlockEnv(HandEnv):
                 "asymmetric": self._asymmetric().astype(np.float32)}
 
     def _info(self) -> dict[str, Any]:
-        return {"is_success": float(self._success), "consecutive_goals_reached": int(self.consecutive_goals)}
+        return {"is_success": float(self._success), "consecutive_goals_reached": int(self.consecutive_goals),
+                "goal_angle": float(self.current_goal_angle())}
 
     def state_info(self) -> dict[str, np.ndarray]:
         return {**super().state_info(), "goal": self.goal.copy(), "object_position": self.object_position().copy(),
                 "object_quaternion": self.object_quaternion().copy(),
                 "consecutive_goals": np.array(self.consecutive_goals)}
+
+
+def _goal_bounds(goal_angle: float | None, curriculum: bool, step: float, window: int,
+                 threshold: float) -> tuple[float | None, GoalCurriculum | None]:
+    """Checked goal_angle and the curriculum built from the kwargs (None when off)."""
+    if goal_angle is not None and not 0.0 < float(goal_angle) <= np.pi:
+        raise EnvironmentError_(f"goal_angle must be in (0, pi] radians, got {goal_angle}")
+    if not curriculum:
+        return (None if goal_angle is None else float(goal_angle)), None
+    if goal_angle is None:
+        raise EnvironmentError_("curriculum=True needs a starting goal_angle (radians), e.g. 0.8")
+    try:
+        return float(goal_angle), GoalCurriculum(float(goal_angle), step, window, threshold)
+    except ValueError as exc:
+        raise EnvironmentError_(str(exc)) from None
 
 
 class ManipulateBlockDiscreteEnv(ManipulateBlockEnv):

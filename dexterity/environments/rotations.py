@@ -40,3 +40,26 @@ def quat_from_axis_angle(axis: np.ndarray, angle: float) -> np.ndarray:
 def random_quat(rng: np.random.Generator) -> np.ndarray:
     """A rotation drawn uniformly from SO(3) (normalised 4-d Gaussian), canonical. -> [4]."""
     return canonical(rng.normal(size=4))
+
+
+def _angle_cdf_grid(points: int = 4097) -> tuple[np.ndarray, np.ndarray]:
+    """theta [P] on [0, pi] and theta - sin(theta) [P], the unnormalised CDF of the rotation angle
+    of a uniform rotation (density (1 - cos theta) / pi)."""
+    theta = np.linspace(0.0, np.pi, points)
+    return theta, theta - np.sin(theta)
+
+
+_THETA, _ANGLE_CDF = _angle_cdf_grid()
+
+
+def random_rotation_within(rng: np.random.Generator, max_angle: float) -> np.ndarray:
+    """A rotation drawn uniformly from SO(3) conditioned on its angle being <= max_angle (rad). -> [4].
+
+    The axis is uniform on the sphere and the angle follows the uniform-rotation density restricted
+    to [0, max_angle] (inverse CDF); with max_angle = pi this is `random_quat`'s distribution.
+    """
+    max_angle = float(np.clip(max_angle, 0.0, np.pi))
+    top = max_angle - np.sin(max_angle)
+    angle = float(np.interp(rng.uniform(0.0, top), _ANGLE_CDF, _THETA))
+    axis = rng.normal(size=3)
+    return canonical(quat_from_axis_angle(axis, angle))

@@ -85,6 +85,12 @@ def test_evaluate_reports_mean_and_std(storage):
     agent_id = _agent_id(storage)
     evaluation = json.loads((storage / "experiments" / agent_id / "evaluations.jsonl").read_text().splitlines()[0])
     assert evaluation["episodes"] == 3 and evaluation["deterministic"] is True
+    proc = run_script("evaluate.py", "-n", "2", "--sequential", "--env-kwargs", '{"max_episode_steps": 7}')
+    assert "length 7.0 ± 0.0" in proc.stdout and 'with {"max_episode_steps": 7}' in proc.stdout
+    evaluation = json.loads((storage / "experiments" / agent_id / "evaluations.jsonl").read_text().splitlines()[1])
+    assert evaluation["env_kwargs"] == {"max_episode_steps": 7}
+    proc = run_script("evaluate.py", "--env-kwargs", "[1]", check=False)
+    assert proc.returncode == 2 and "must be a JSON object" in proc.stderr and "Traceback" not in proc.stderr
 
 
 @pytest.mark.parametrize("args, message", [

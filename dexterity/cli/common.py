@@ -98,6 +98,20 @@ def run_main(main: Callable[[], int | None]) -> None:
     sys.exit(code or 0)
 
 
+def parse_env_kwargs(text: str | None) -> dict[str, Any]:
+    """The JSON object of an --env-kwargs flag ({} when absent); anything else is a DexterityError."""
+    if not text:
+        return {}
+    import json
+    try:
+        kwargs = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DexterityError(f"--env-kwargs is not valid JSON: {exc}") from None
+    if not isinstance(kwargs, dict):
+        raise DexterityError("--env-kwargs must be a JSON object")
+    return kwargs
+
+
 def set_storage(path: str | None) -> None:
     if path:
         os.environ["DEXTERITY_STORAGE"] = path

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from dexterity.cli.common import run_main, set_storage
+from dexterity.cli.common import parse_env_kwargs, run_main, set_storage
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -18,6 +18,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="which checkpoint: best, last or an iteration (default: best if saved, else last)")
     parser.add_argument("-d", "--deterministic", action="store_true", help="take the mode instead of sampling")
     parser.add_argument("--env", default=None, help="evaluate on another env id than the agent's")
+    parser.add_argument("--env-kwargs", default=None, metavar="JSON",
+                        help="override the agent's env kwargs, as JSON (e.g. a harder goal_angle)")
     parser.add_argument("--workers", type=int, default=0, help="parallel envs (default: min(episodes, 8))")
     parser.add_argument("--sequential", action="store_true", help="run the envs in this process")
     parser.add_argument("--seed", type=int, default=12345, help="seed of the evaluation envs and sampling")
@@ -27,9 +29,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def evaluate(agent_id: str | None, episodes: int, which: str | None = None, deterministic: bool = False,
-             env_id: str | None = None, workers: int = 0, sequential: bool = False, seed: int = 12345
-             ) -> dict[str, Any]:
-    """Run `episodes` episodes of a saved agent; returns {agent_id, returns, lengths, ...}."""
+             env_id: str | None = None, workers: int = 0, sequential: bool = False, seed: int = 12345,
+             env_kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Run `episodes` episodes of a saved agent; returns {agent_id, iteration, save, env_id, records}.
+
+    env_kwargs update the kwargs the agent was trained with (None values included, e.g. goal_angle).
+    """
     from dexterity.agent.checkpoint import checkpoint_dir, load_brain, read_info
     from dexterity.agent.rollout import run_episodes
     from dexterity.envpool import EnvPool, import_plugins
@@ -46,8 +51,9 @@ def evaluate(agent_id: str | None, episodes: int, which: str | None = None, dete
     brain = load_brain(folder, info)
     brain.policy.generator.reset_from_seed(seed)
     n_envs = workers or min(episodes, 8)
+    kwargs = {**(info.get("env_kwargs") or {}), **(env_kwargs or {})}
     with EnvPool(env_id or info["env_id"], n_envs, seed, processes=n_envs, sequential=sequential,
-                 env_kwargs=info.get("env_kwargs"), plugins=info.get("plugins", ())) as pool:
+                 env_kwargs=kwargs, plugins=info.get("plugins", ())) as pool:
         if pool.action_space != brain.action_space:
             raise DexterityError(f"env {env_id} has action space {pool.action_space}; the agent was trained on "
                                  f"{brain.action_space}")
@@ -62,8 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     from dexterity import tf_setup
     tf_setup.tensorflow(cpu=args.cpu)
     from dexterity.storage import ExperimentLog, utc_now
+    overrides = parse_env_kwargs(args.env_kwargs)
     result = evaluate(args.id, args.episodes, args.save, args.deterministic, args.env, args.workers,
-                      args.sequential, args.seed)
+                      args.sequential, args.seed, overrides)
     records = result["records"]
     returns = np.array([r["return"] for r in records])
     lengths = np.array([r["length"] for r in records])
@@ -76,13 +83,14 @@ def main(argv: list[str] | None = None) -> int:
     goals = [r["consecutive_goals"] for r in records if "consecutive_goals" in r]
     if goals:
         line += f", consecutive goals {np.mean(goals):.2f} (max {max(goals)})"
-    print(line + (" (deterministic)" if args.deterministic else ""))
+    print(line + (" (deterministic)" if args.deterministic else "") + (f" with {args.env_kwargs}" if overrides else ""))
     log = ExperimentLog(result["agent_id"])
     if log.dir.is_dir():
         log.append_evaluation({"iteration": result["iteration"], "save": result["save"], "env_id": result["env_id"],
                                "episodes": len(records), "return_mean": float(returns.mean()),
                                "return_std": float(returns.std()), "length_mean": float(lengths.mean()),
                                "deterministic": args.deterministic, "time": utc_now(), "seed": args.seed,
+                               **({"env_kwargs": overrides} if overrides else {}),
                                **({"success_rate": float(np.mean(successes))} if successes else {}),
                                **({"consecutive_goals": float(np.mean(goals))} if goals else {})})
     return 0

@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
-from dexterity.cli.common import add_config_flags, config_changes, run_main, set_storage
+from dexterity.cli.common import add_config_flags, config_changes, parse_env_kwargs, run_main, set_storage
 from dexterity.configs.hp_config import derive_config, get_preset, list_presets
 from dexterity.errors import ConfigError, DexterityError
 
@@ -54,14 +53,7 @@ def auto_preset(env_id: str, env_kwargs: dict[str, Any], plugins: list[str]) -> 
 
 
 def _env_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    kwargs: dict[str, Any] = {}
-    if args.env_kwargs:
-        try:
-            kwargs = json.loads(args.env_kwargs)
-        except json.JSONDecodeError as exc:
-            raise DexterityError(f"--env-kwargs is not valid JSON: {exc}") from None
-        if not isinstance(kwargs, dict):
-            raise DexterityError("--env-kwargs must be a JSON object")
+    kwargs = parse_env_kwargs(args.env_kwargs)
     if args.rcon:
         kwargs["reward_config"] = args.rcon
     return kwargs

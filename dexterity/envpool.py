@@ -190,6 +190,17 @@ class EnvGroup:
         """Call a method of every env's unwrapped object (e.g. 'state_info')."""
         return [getattr(env.unwrapped, method)(*args) for env in self.envs]
 
+    def training_states(self) -> list[Any]:
+        """Each env's `get_training_state()` (learning progress such as a curriculum), None without one."""
+        return [getattr(env.unwrapped, "get_training_state", lambda: None)() for env in self.envs]
+
+    def set_training_states(self, states: Sequence[Any]) -> None:
+        """Give env i states[i] through its `set_training_state` (envs without one ignore theirs)."""
+        for env, state in zip(self.envs, states):
+            setter = getattr(env.unwrapped, "set_training_state", None)
+            if setter is not None and state is not None:
+                setter(state)
+
     def close(self) -> None:
         for env in self.envs:
             env.close()
@@ -357,6 +368,15 @@ class EnvPool:
 
     def call(self, method: str, *args: Any) -> list[Any]:
         return [r for part in self._broadcast("call", [(method, *args)] * len(self.groups)) for r in part]
+
+    def training_states(self) -> list[Any]:
+        """Every env's training state (None for envs without one), in env order."""
+        return [state for part in self._broadcast("training_states") for state in part]
+
+    def set_training_states(self, states: Sequence[Any]) -> None:
+        """Restore training states [n_envs], in env order."""
+        b = self._bounds
+        self._broadcast("set_training_states", [(list(states[b[i]:b[i + 1]]),) for i in range(len(self.groups))])
 
     def close(self) -> None:
         for group in self.groups:

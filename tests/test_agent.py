@@ -66,6 +66,23 @@ def test_resume_restores_optimizer_normalisers_and_iteration(trained):
         resumed.close()
 
 
+def test_curriculum_progress_is_saved_and_resumed(storage):
+    kwargs = {"goal_angle": 0.8, "curriculum": True}
+    config = make_config(workers=2, horizon=16, batch_size=32, epochs=1, sequential=True, seed=3)
+    with PPOAgent("ManipulateBlock-v0", config, env_kwargs=kwargs, verbose=False) as agent:
+        agent.drill(1)
+        assert agent.pool.training_states() == [{"goal_angle": 0.8}] * 2
+        agent.pool.set_training_states([{"goal_angle": 1.6}, {"goal_angle": 2.0}])
+        agent.save("last")
+    assert ckpt.read_info(models_dir(agent.agent_id) / "last")["env_states"] == [{"goal_angle": 1.6},
+                                                                                 {"goal_angle": 2.0}]
+    with PPOAgent.resume(agent.agent_id, verbose=False) as resumed:
+        assert resumed.pool.training_states() == [{"goal_angle": 1.6}, {"goal_angle": 2.0}]
+    with PPOAgent("CartPole-v1", make_config(**SMALL), verbose=False) as plain:
+        plain.save("last")
+        assert "env_states" not in ckpt.read_info(models_dir(plain.agent_id) / "last")
+
+
 def test_gif_of_an_episode_is_written(storage, tmp_path):
     from dexterity.agent.media import record_episode, write_video
     agent = PPOAgent("CartPole-v1", make_config(**SMALL), verbose=False, write_experiment=False)

@@ -228,7 +228,7 @@ def test_manipulate_goal_angle_bounds_each_new_goal():
     assert info["goal_angle"] == pytest.approx(np.pi)  # the full task by default
 
 
-def test_manipulate_curriculum_widens_and_restarts_on_seed():
+def test_manipulate_curriculum_widens_and_keeps_its_progress():
     env, u = _manipulate(goal_angle=0.8, curriculum=True, curriculum_window=2, curriculum_step=0.3)
     angles = []
     for _ in range(4):
@@ -242,7 +242,11 @@ def test_manipulate_curriculum_widens_and_restarts_on_seed():
         if truncated:
             env.reset()
     assert info["goal_angle"] == pytest.approx(1.4)
-    assert env.reset(seed=3)[1]["goal_angle"] == pytest.approx(0.8)
+    assert env.reset(seed=3)[1]["goal_angle"] == pytest.approx(1.4)  # learning progress, not episode state
+    assert u.get_training_state() == {"goal_angle": pytest.approx(1.4)}
+    u.set_training_state({"goal_angle": 0.1})
+    assert u.get_training_state() == {"goal_angle": 0.8}  # never below the start
+    assert _manipulate(goal_angle=0.8)[1].get_training_state() is None
 
 
 def test_manipulate_goal_kwargs_errors():

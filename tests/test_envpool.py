@@ -57,3 +57,14 @@ def test_env_seeds_differ_per_rank_and_worker():
 def test_unknown_env_id_is_a_user_error():
     with pytest.raises(DexterityError, match="Nope-v0"):
         EnvPool("Nope-v0", 2, seed=0, processes=2)
+
+
+def test_training_states_round_trip_through_worker_processes():
+    kwargs = {"goal_angle": 0.8, "curriculum": True}
+    with EnvPool("ManipulateBlock-v0", 3, seed=0, processes=2, env_kwargs=kwargs) as pool:
+        assert pool.training_states() == [{"goal_angle": 0.8}] * 3
+        pool.set_training_states([{"goal_angle": 1.0}, None, {"goal_angle": 9.0}])
+        assert pool.training_states() == [{"goal_angle": 1.0}, {"goal_angle": 0.8}, {"goal_angle": np.pi}]
+    with EnvPool("ProbeEnv-v0", 2, seed=0, sequential=True, plugins=PLUGIN) as pool:
+        pool.set_training_states([{"goal_angle": 1.0}] * 2)  # envs without the hook ignore their state
+        assert pool.training_states() == [None, None]

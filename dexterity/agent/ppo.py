@@ -125,6 +125,7 @@ class PPOAgent:
             self.learner.rng.bit_generator.state = rng["learner"]
         if "policy" in rng and self.comm.size == rng.get("ranks", 1):
             self.policy.generator.reset(np.array(rng["policy"], np.int64))
+        self._restore_env_states(info.get("env_states"))
         self.iteration, self.frames = int(info["iteration"]), int(info["frames"])
         best = info.get("best_return")
         self.wall_offset = float(info.get("wall_time") or 0.0)
@@ -132,6 +133,13 @@ class PPOAgent:
         if self.log is not None:
             self.log.truncate_progress(self.iteration)
             self.history = self.log.read_progress()
+
+    def _restore_env_states(self, states: list[Any] | None) -> None:
+        """Give the envs the training states saved with the agent (rank 0's envs), cycled over this rank's
+        envs when worker counts differ."""
+        if states:
+            offset = self.comm.rank * self.n_envs
+            self.pool.set_training_states([states[(offset + i) % len(states)] for i in range(self.n_envs)])
 
     # ---- the training loop -------------------------------------------------------------------
 
@@ -305,6 +313,9 @@ class PPOAgent:
                 "env_kwargs": self.env_kwargs, "plugins": self.plugins, "preset": self.preset, "config": self.config,
                 "best_return": self.best_return if np.isfinite(self.best_return) else None, "wall_time": wall_time,
                 "saved": utc_now()}
+        env_states = self.pool.training_states()
+        if any(state is not None for state in env_states):
+            info["env_states"] = env_states  # rank 0's envs: e.g. each one's goal curriculum
         rng = {"learner": self.learner.rng.bit_generator.state, "ranks": self.comm.size,
                "policy": self.policy.generator.state.numpy().tolist()}
         ckpt.save_checkpoint(models_dir(self.agent_id) / which, info, self.brain, self.learner.optimizer,

@@ -25,7 +25,11 @@ class GoalCurriculum:
 
     def restart(self) -> None:
         """Back to the starting angle with an empty window."""
-        self.angle = self.start
+        self.resume_at(self.start)
+
+    def resume_at(self, angle: float) -> None:
+        """Continue from `angle` (clipped to [start, limit]) with an empty window."""
+        self.angle = min(self.limit, max(self.start, angle))
         self._reached = 0
         self._attempts = 0
 

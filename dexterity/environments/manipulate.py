@@ -92,11 +92,14 @@ class ManipulateBlockEnv(HandEnv):
             return self.curriculum.angle
         return np.pi if self.goal_angle is None else self.goal_angle
 
-    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
-        """As HandEnv.reset; an explicit seed also restarts the curriculum."""
-        if seed is not None and self.curriculum is not None:
-            self.curriculum.restart()
-        return super().reset(seed=seed, options=options)
+    def get_training_state(self) -> dict[str, float] | None:
+        """Learning progress kept across episodes and saved with the agent: the curriculum's angle."""
+        return None if self.curriculum is None else {"goal_angle": self.curriculum.angle}
+
+    def set_training_state(self, state: dict[str, float] | None) -> None:
+        """Restore `get_training_state()` (when resuming a saved agent); None or no curriculum: no-op."""
+        if self.curriculum is not None and state and "goal_angle" in state:
+            self.curriculum.resume_at(float(state["goal_angle"]))
 
     def _new_goal(self) -> None:
         """Draw a goal orientation and show it on the floating target block."""

@@ -60,3 +60,31 @@ def test_two_configs_two_repetitions(storage):
 def test_bad_config_is_an_error_line(storage):
     proc = run_script("benchmark.py", "CartPole-v1", "x", "-r", "1", "-i", "1", "-c", "nope", check=False)
     assert proc.returncode == 2 and proc.stderr.startswith("error: unknown preset 'nope'")
+
+
+def test_learning_curve_windows_weight_rollout_keys_by_episodes(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    sys.path.insert(0, str(root / "benchmarks"))
+    from learning_curve import windows
+    records = [{"frames": 100, "rollout/episodes": 1, "rollout/return_mean": 1.0, "train/entropy": -1.0},
+               {"frames": 200, "rollout/episodes": 3, "rollout/return_mean": 5.0, "train/entropy": -2.0},
+               {"frames": 300, "rollout/episodes": 0, "train/entropy": -3.0},
+               {"frames": 400, "rollout/episodes": 2, "rollout/return_mean": 0.0}]
+    rows = windows(records, 250, ["rollout/return_mean", "train/entropy", "rollout/goal_angle"])
+    assert [(r["start"], r["end"], r["episodes"]) for r in rows] == [(100, 200, 4), (300, 400, 2)]
+    assert rows[0]["rollout/return_mean"] == 4.0 and rows[0]["train/entropy"] == -2.0
+    assert rows[1]["rollout/return_mean"] == 0.0 and rows[1]["train/entropy"] == -3.0
+    assert rows[0]["rollout/goal_angle"] is None
+    folder = tmp_path / "experiments" / "20260101-000000-abcd"
+    folder.mkdir(parents=True)
+    (folder / "progress.jsonl").write_text("\n".join(json.dumps(r) for r in records) + "\n{broken\n")
+    script = [sys.executable, str(root / "benchmarks" / "learning_curve.py"), "20260101-000000-abcd",
+              "--storage", str(tmp_path), "--window", "250", "--markdown", "--keys", "rollout/return_mean"]
+    proc = subprocess.run(script, capture_output=True, text=True, check=True)
+    assert proc.stdout.splitlines()[2] == "| 0.00-0.00 | 4 | 4 |" and "skipped unreadable line 5" in proc.stderr
+    missing = subprocess.run(script[:2] + ["20260101-000000-ffff", "--storage", str(tmp_path)],
+                             capture_output=True, text=True)
+    assert missing.returncode == 2 and missing.stderr.startswith("error: no progress file")

@@ -78,6 +78,13 @@ def test_curriculum_progress_is_saved_and_resumed(storage):
                                                                                  {"goal_angle": 2.0}]
     with PPOAgent.resume(agent.agent_id, verbose=False) as resumed:
         assert resumed.pool.training_states() == [{"goal_angle": 1.6}, {"goal_angle": 2.0}]
+    with PPOAgent.resume(agent.agent_id, {"workers": 3, "batch_size": 16}, verbose=False) as wider:  # cycled
+        assert wider.pool.training_states() == [{"goal_angle": 1.6}, {"goal_angle": 2.0}, {"goal_angle": 1.6}]
+    from dexterity.cli.evaluate import evaluate
+    records = evaluate(agent.agent_id, 1, "last", sequential=True)["records"]
+    assert records[0]["goal_angle"] == 1.6  # evaluated where training left the curriculum
+    full = evaluate(agent.agent_id, 1, "last", sequential=True, env_kwargs={"goal_angle": None, "curriculum": False})
+    assert "goal_angle" not in full["records"][0]
     with PPOAgent("CartPole-v1", make_config(**SMALL), verbose=False) as plain:
         plain.save("last")
         assert "env_states" not in ckpt.read_info(models_dir(plain.agent_id) / "last")

@@ -225,7 +225,11 @@ def test_manipulate_goal_angle_bounds_each_new_goal():
         assert info["is_success"] == 1.0 and info["goal_angle"] == 0.6
         assert quat_angle(u.object_quaternion(), u.goal) <= 0.6 + 1e-6
     _, info = _manipulate()[0].reset(seed=0)
-    assert info["goal_angle"] == pytest.approx(np.pi)  # the full task by default
+    assert "goal_angle" not in info  # the full task by default: goals unbounded
+    env, u = _manipulate(goal_angle=0.5)
+    for seed in range(20):  # never a goal already reached when drawn
+        env.reset(seed=seed)
+        assert 0.4 <= quat_angle(u.object_quaternion(), u.goal) <= 0.5 + 1e-6
 
 
 def test_manipulate_curriculum_widens_and_keeps_its_progress():
@@ -235,13 +239,27 @@ def test_manipulate_curriculum_widens_and_keeps_its_progress():
         u.goal = u.object_quaternion().copy()
         angles.append(env.step(np.zeros(20, np.float32))[4]["goal_angle"])
     assert angles == pytest.approx([0.8, 1.1, 1.1, 1.4])
+    env.unwrapped.curriculum.threshold = 1.0  # from now on a window widens only if both attempts succeed
     flipped = np.array([0.0, 1.0, 0.0, 0.0])
-    for _ in range(2 * 100):  # two goals lost by timeout: a failed window, the angle stays
+    for _ in range(100):  # a goal lost by timeout ...
         u.goal = flipped.copy()
         _, _, terminated, truncated, info = env.step(np.zeros(20, np.float32))
-        if truncated:
-            env.reset()
-    assert info["goal_angle"] == pytest.approx(1.4)
+    assert truncated and not terminated
+    env.reset()
+    u.goal = u.object_quaternion().copy()  # ... then one reached: a failed window
+    assert env.step(np.zeros(20, np.float32))[4]["goal_angle"] == pytest.approx(1.4)
+    u.goal = u.object_quaternion().copy()
+    env.step(np.zeros(20, np.float32))
+    u.data.qpos[u._obj_q + 2] = 0.05  # a reached goal, then a drop: another failed window
+    _, _, terminated, _, info = env.step(np.zeros(20, np.float32))
+    assert terminated and info["goal_angle"] == pytest.approx(1.4)
+    env.reset()
+    for _ in range(2):
+        u.goal = u.object_quaternion().copy()
+        info = env.step(np.zeros(20, np.float32))[4]
+    assert info["goal_angle"] == pytest.approx(1.7)  # two reached: widened
+    env.reset()
+    u.curriculum.resume_at(1.4)
     assert env.reset(seed=3)[1]["goal_angle"] == pytest.approx(1.4)  # learning progress, not episode state
     assert u.get_training_state() == {"goal_angle": pytest.approx(1.4)}
     u.set_training_state({"goal_angle": 0.1})
@@ -251,7 +269,12 @@ def test_manipulate_curriculum_widens_and_keeps_its_progress():
 
 def test_manipulate_goal_kwargs_errors():
     from dexterity.errors import EnvironmentError_
-    for kwargs, match in (({"goal_angle": 4.0}, "goal_angle"), ({"curriculum": True}, "starting goal_angle"),
-                          ({"goal_angle": 1.0, "curriculum": True, "curriculum_window": 0}, "curriculum_window")):
+    for kwargs, match in (({"goal_angle": 4.0}, "goal_angle"), ({"goal_angle": 0.3}, "above the success distance"),
+                          ({"goal_angle": "abc"}, "goal_angle"), ({"curriculum": True}, "starting goal_angle"),
+                          ({"goal_angle": 1.0, "curriculum": "false"}, "true or false"),
+                          ({"goal_angle": 1.0, "curriculum": True, "curriculum_window": 0}, "curriculum_window"),
+                          ({"goal_angle": 1.0, "curriculum": True, "curriculum_window": 2.7}, "curriculum_window"),
+                          ({"goal_angle": 1.0, "curriculum": True, "curriculum_step": float("nan")}, "curriculum_step"),
+                          ({"goal_angle": 1.0, "curriculum": True, "curriculum_threshold": 0}, "threshold")):
         with pytest.raises(EnvironmentError_, match=match):
             gym.make("ManipulateBlock-v0", **kwargs)

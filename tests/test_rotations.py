@@ -47,6 +47,11 @@ def test_bounded_rotation_respects_its_bound_with_the_conditioned_density():
     assert angles.max() <= bound + 1e-6
     top = bound - np.sin(bound)
     assert stats.kstest(angles, lambda t: (t - np.sin(t)) / top).pvalue > 0.01
+    low = 0.4
+    angles = _angles([random_rotation_within(rng, bound, low) for _ in range(4000)])
+    assert angles.min() >= low - 1e-6 and angles.max() <= bound + 1e-6
+    g = low - np.sin(low)
+    assert stats.kstest(angles, lambda t: (t - np.sin(t) - g) / (top - g)).pvalue > 0.01
 
 
 def test_curriculum_widens_on_full_windows_only():

@@ -27,6 +27,14 @@ from dexterity.transformers import Transformer, make_transformer
 FORMAT = 1
 
 
+def spread_states(states: list[Any] | None, n: int, offset: int = 0) -> list[Any] | None:
+    """Env training states (agent.json `env_states`) for envs offset .. offset+n-1, cycling over the saved
+    ones when the counts differ; None when none were saved."""
+    if not states:
+        return None
+    return [states[(offset + i) % len(states)] for i in range(n)]
+
+
 @dataclasses.dataclass
 class Brain:
     """Everything that maps observations to actions: the policy and the state normaliser."""

@@ -12,12 +12,17 @@ from dexterity.errors import DexterityError
 
 
 def record_episode(env_id: str, brain: Brain, env_kwargs: dict[str, Any] | None = None, plugins: Sequence[str] = (),
-                   seed: int = 0, deterministic: bool = True, max_steps: int = 1000) -> tuple[list[np.ndarray], float]:
-    """Run one episode with rendering in a worker process; returns (rgb frames, episode return)."""
+                   seed: int = 0, deterministic: bool = True, max_steps: int = 1000,
+                   training_state: Any = None) -> tuple[list[np.ndarray], float]:
+    """Run one episode with rendering in a worker process; returns (rgb frames, episode return).
+
+    training_state: given to the env first (e.g. the goal curriculum reached in training)."""
     kwargs = {**(env_kwargs or {}), "render_mode": "rgb_array"}
     frames: list[np.ndarray] = []
     total = 0.0
     with EnvPool(env_id, 1, seed, processes=1, env_kwargs=kwargs, plugins=plugins) as pool:
+        if training_state is not None:
+            pool.set_training_states([training_state])
         raw = pool.reset()
         state = brain.policy.initial_state(1)
         reset = np.ones(1, np.float32)

@@ -135,11 +135,10 @@ class PPOAgent:
             self.history = self.log.read_progress()
 
     def _restore_env_states(self, states: list[Any] | None) -> None:
-        """Give the envs the training states saved with the agent (rank 0's envs), cycled over this rank's
-        envs when worker counts differ."""
-        if states:
-            offset = self.comm.rank * self.n_envs
-            self.pool.set_training_states([states[(offset + i) % len(states)] for i in range(self.n_envs)])
+        """Give the envs the training states saved with the agent (rank 0's envs, cycled)."""
+        mine = ckpt.spread_states(states, self.n_envs, self.comm.rank * self.n_envs)
+        if mine:
+            self.pool.set_training_states(mine)
 
     # ---- the training loop -------------------------------------------------------------------
 
@@ -233,6 +232,9 @@ class PPOAgent:
             self._eval_pool = EnvPool(self.env_id, n, self.config["seed"] + 1_000_003, self.comm.rank,
                                       self.config["processes"], self.config["sequential"], self.env_kwargs,
                                       self.plugins, index_offset=self.comm.rank * n)
+        synced = ckpt.spread_states(self.pool.training_states(), self._eval_pool.n_envs)
+        if synced and any(state is not None for state in synced):
+            self._eval_pool.set_training_states(synced)  # e.g. the goal curriculum of training
         share = -(-episodes // self.comm.size)
         mine = run_episodes(self._eval_pool, self.policy, self.brain.state_norm, share, deterministic)
         return [e for part in self.comm.allgather(mine) for e in part]
@@ -266,7 +268,8 @@ class PPOAgent:
         from dexterity.errors import DexterityError
         try:
             frames, _ = record_episode(self.env_id, self.brain, self.env_kwargs, self.plugins,
-                                       seed=self.config["seed"] + self.iteration)
+                                       seed=self.config["seed"] + self.iteration,
+                                       training_state=self.pool.training_states()[0])
             write_video(frames, self.log.dir / "gifs" / f"{self.iteration}.gif")
         except DexterityError as exc:
             print(f"warning: --gif-every turned off: {exc}", file=sys.stderr)

@@ -58,7 +58,7 @@ def format_line(record: dict[str, Any], iterations: int, eta_s: float | None) ->
         parts.append(f"success {record['rollout/success_rate']:.2f}")
     if "rollout/consecutive_goals" in record:
         parts.append(f"goals {record['rollout/consecutive_goals']:.2f}")
-    if record.get("rollout/goal_angle", np.pi) < np.pi:
+    if "rollout/goal_angle" in record:
         parts.append(f"angle {record['rollout/goal_angle']:.2f}")
     parts += [
         f"pi {get('train/policy_loss', '+.3f')} v {get('train/value_loss', '.3f')} "

@@ -35,7 +35,7 @@ def evaluate(agent_id: str | None, episodes: int, which: str | None = None, dete
 
     env_kwargs update the kwargs the agent was trained with (None values included, e.g. goal_angle).
     """
-    from dexterity.agent.checkpoint import checkpoint_dir, load_brain, read_info
+    from dexterity.agent.checkpoint import checkpoint_dir, load_brain, read_info, spread_states
     from dexterity.agent.rollout import run_episodes
     from dexterity.envpool import EnvPool, import_plugins
     from dexterity.errors import DexterityError
@@ -57,6 +57,9 @@ def evaluate(agent_id: str | None, episodes: int, which: str | None = None, dete
         if pool.action_space != brain.action_space:
             raise DexterityError(f"env {env_id} has action space {pool.action_space}; the agent was trained on "
                                  f"{brain.action_space}")
+        states = spread_states(info.get("env_states"), n_envs) if env_id is None else None
+        if states:
+            pool.set_training_states(states)  # e.g. the goal curriculum where training left it
         records = run_episodes(pool, brain.policy, brain.state_norm, episodes, deterministic)
     return {"agent_id": info["agent_id"], "iteration": info["iteration"], "save": which,
             "env_id": env_id or info["env_id"], "records": records}
@@ -64,11 +67,11 @@ def evaluate(agent_id: str | None, episodes: int, which: str | None = None, dete
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    overrides = parse_env_kwargs(args.env_kwargs)
     set_storage(args.storage)
     from dexterity import tf_setup
     tf_setup.tensorflow(cpu=args.cpu)
     from dexterity.storage import ExperimentLog, utc_now
-    overrides = parse_env_kwargs(args.env_kwargs)
     result = evaluate(args.id, args.episodes, args.save, args.deterministic, args.env, args.workers,
                       args.sequential, args.seed, overrides)
     records = result["records"]

@@ -117,6 +117,8 @@ def observe(args: argparse.Namespace) -> tuple[list[dict[str, Any]], Path | None
     frames: list[np.ndarray] | None = None if window else []
     with EnvPool(env_id, 1, args.seed, processes=1, env_kwargs=kwargs, plugins=info.get("plugins", ())) as pool:
         check_compatible(pool, brain, env_id)
+        if not args.env and info.get("env_states"):
+            pool.set_training_states(info["env_states"][:1])  # e.g. the goal curriculum where training left it
         records = play(pool, brain, args.episodes, not args.stochastic, args.max_steps, frames, args.fps)
     path = None
     if frames is not None:

@@ -29,10 +29,11 @@ class ManipulateBlockEnv(HandEnv):
     Success: rotation distance to the goal below `success_distance` radians.
 
     goal_angle: None (goals uniform on SO(3), the full task) or the largest rotation (rad, <= pi)
-        from the block's current orientation to a new goal; goal_angle=pi is the full task again.
+        from the block's current orientation to a new goal; such goals are at least `success_distance`
+        away (never reached when drawn), so goal_angle=pi is the full task without its 0.3% of free goals.
     curriculum: start at `goal_angle` and widen it by `curriculum_step` after each window of
         `curriculum_window` goal attempts that reached at least `curriculum_threshold` of its goals.
-    `info["goal_angle"]` reports the bound in force (pi for the full task).
+    `info["goal_angle"]` reports the bound in force when goals are bounded.
     """
 
     model_file = "manipulate_block_touch_sensors.xml"
@@ -48,9 +49,9 @@ class ManipulateBlockEnv(HandEnv):
         self.max_goals = int(max_goals)
         self.goal_timeout = int(goal_timeout)
         self.drop_height = float(drop_height)
-        self.goal_angle, self.curriculum = _goal_bounds(goal_angle, curriculum, curriculum_step, curriculum_window,
-                                                        curriculum_threshold)
         super().__init__(**kwargs)
+        self.goal_angle, self.curriculum = _goal_bounds(goal_angle, curriculum, curriculum_step, curriculum_window,
+                                                        curriculum_threshold, self.reward_config["success_distance"])
         m = self.model
         obj, target = m.joint("object:joint"), m.joint("target:joint")
         self._obj_q, self._obj_v = int(m.jnt_qposadr[obj.id]), int(m.jnt_dofadr[obj.id])
@@ -106,7 +107,8 @@ class ManipulateBlockEnv(HandEnv):
         if self.goal_angle is None and self.curriculum is None:
             self.goal = random_quat(self.np_random)
         else:
-            turn = random_rotation_within(self.np_random, self.current_goal_angle())
+            turn = random_rotation_within(self.np_random, self.current_goal_angle(),
+                                          self.reward_config["success_distance"])
             self.goal = canonical(quat_multiply(turn, self.object_quaternion()))
         q = self.data.qpos
         q[self._tgt_q:self._tgt_q + 3] = self._initial_qpos[self._obj_q:self._obj_q + 3] + self.target_offset
@@ -170,8 +172,10 @@ class ManipulateBlockEnv(HandEnv):
                 "asymmetric": self._asymmetric().astype(np.float32)}
 
     def _info(self) -> dict[str, Any]:
-        return {"is_success": float(self._success), "consecutive_goals_reached": int(self.consecutive_goals),
-                "goal_angle": float(self.current_goal_angle())}
+        info = {"is_success": float(self._success), "consecutive_goals_reached": int(self.consecutive_goals)}
+        if self.goal_angle is not None:
+            info["goal_angle"] = float(self.current_goal_angle())
+        return info
 
     def state_info(self) -> dict[str, np.ndarray]:
         return {**super().state_info(), "goal": self.goal.copy(), "object_position": self.object_position().copy(),
@@ -179,19 +183,31 @@ class ManipulateBlockEnv(HandEnv):
                 "consecutive_goals": np.array(self.consecutive_goals)}
 
 
-def _goal_bounds(goal_angle: float | None, curriculum: bool, step: float, window: int,
-                 threshold: float) -> tuple[float | None, GoalCurriculum | None]:
-    """Checked goal_angle and the curriculum built from the kwargs (None when off)."""
-    if goal_angle is not None and not 0.0 < float(goal_angle) <= np.pi:
-        raise EnvironmentError_(f"goal_angle must be in (0, pi] radians, got {goal_angle}")
-    if not curriculum:
-        return (None if goal_angle is None else float(goal_angle)), None
+def _real(name: str, value: Any, low: float, high: float, low_open: bool = True) -> float:
+    """A finite number in (low, high] (or [low, high] when not low_open), else EnvironmentError_."""
+    ok = isinstance(value, (int, float, np.number)) and not isinstance(value, bool) and np.isfinite(value)
+    if not ok or not (low < value <= high if low_open else low <= value <= high):
+        interval = f"{'(' if low_open else '['}{low:.4g}, {high:.4g}]"
+        raise EnvironmentError_(f"{name} must be a number in {interval}, got {value!r}")
+    return float(value)
+
+
+def _goal_bounds(goal_angle: Any, curriculum: Any, step: Any, window: Any, threshold: Any,
+                 success_distance: float) -> tuple[float | None, GoalCurriculum | None]:
+    """Checked goal_angle (above the success distance, at most pi) and the curriculum (None when off)."""
+    if not isinstance(curriculum, bool):
+        raise EnvironmentError_(f"curriculum must be true or false, got {curriculum!r}")
     if goal_angle is None:
-        raise EnvironmentError_("curriculum=True needs a starting goal_angle (radians), e.g. 0.8")
-    try:
-        return float(goal_angle), GoalCurriculum(float(goal_angle), step, window, threshold)
-    except ValueError as exc:
-        raise EnvironmentError_(str(exc)) from None
+        if curriculum:
+            raise EnvironmentError_("curriculum=True needs a starting goal_angle (radians), e.g. 0.8")
+        return None, None
+    angle = _real("goal_angle (radians, above the success distance)", goal_angle, success_distance, np.pi)
+    if not curriculum:
+        return angle, None
+    if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1:
+        raise EnvironmentError_(f"curriculum_window must be an integer >= 1, got {window!r}")
+    return angle, GoalCurriculum(angle, _real("curriculum_step", step, 0.0, np.pi), int(window),
+                                 _real("curriculum_threshold", threshold, 0.0, 1.0))
 
 
 class ManipulateBlockDiscreteEnv(ManipulateBlockEnv):

@@ -52,14 +52,14 @@ def _angle_cdf_grid(points: int = 4097) -> tuple[np.ndarray, np.ndarray]:
 _THETA, _ANGLE_CDF = _angle_cdf_grid()
 
 
-def random_rotation_within(rng: np.random.Generator, max_angle: float) -> np.ndarray:
-    """A rotation drawn uniformly from SO(3) conditioned on its angle being <= max_angle (rad). -> [4].
+def random_rotation_within(rng: np.random.Generator, max_angle: float, min_angle: float = 0.0) -> np.ndarray:
+    """A rotation drawn uniformly from SO(3) conditioned on min_angle <= angle <= max_angle (rad). -> [4].
 
     The axis is uniform on the sphere and the angle follows the uniform-rotation density restricted
-    to [0, max_angle] (inverse CDF); with max_angle = pi this is `random_quat`'s distribution.
+    to [min_angle, max_angle] (inverse CDF); with [0, pi] this is `random_quat`'s distribution.
     """
-    max_angle = float(np.clip(max_angle, 0.0, np.pi))
-    top = max_angle - np.sin(max_angle)
-    angle = float(np.interp(rng.uniform(0.0, top), _ANGLE_CDF, _THETA))
+    high = float(np.clip(max_angle, 0.0, np.pi))
+    low = float(np.clip(min_angle, 0.0, high))
+    angle = float(np.interp(rng.uniform(low - np.sin(low), high - np.sin(high)), _ANGLE_CDF, _THETA))
     axis = rng.normal(size=3)
     return canonical(quat_from_axis_angle(axis, angle))

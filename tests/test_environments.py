@@ -278,3 +278,17 @@ def test_manipulate_goal_kwargs_errors():
                           ({"goal_angle": 1.0, "curriculum": True, "curriculum_threshold": 0}, "threshold")):
         with pytest.raises(EnvironmentError_, match=match):
             gym.make("ManipulateBlock-v0", **kwargs)
+
+
+def test_manipulate_relative_goal_adds_the_rotation_still_to_do():
+    from dexterity.environments.rotations import quat_angle, quat_multiply
+    env, u = _manipulate(relative_goal=True)
+    assert env.observation_space["goal"].shape == (8,)
+    for _ in range(3):
+        obs = env.step(env.action_space.sample())[0]
+        goal, turn = obs["goal"][:4].astype(float), obs["goal"][4:].astype(float)
+        np.testing.assert_allclose(goal, u.goal, atol=1e-6)
+        assert quat_angle(quat_multiply(turn, u.object_quaternion()), u.goal) < 1e-3 and turn[0] >= 0
+    from dexterity.errors import EnvironmentError_
+    with pytest.raises(EnvironmentError_, match="relative_goal"):
+        gym.make("ManipulateBlock-v0", relative_goal=1)

@@ -33,6 +33,7 @@ class ManipulateBlockEnv(HandEnv):
         away (never reached when drawn), so goal_angle=pi is the full task without its 0.3% of free goals.
     curriculum: start at `goal_angle` and widen it by `curriculum_step` after each window of
         `curriculum_window` goal attempts that reached at least `curriculum_threshold` of its goals.
+    relative_goal: the goal sense is [8]: the goal quaternion and the rotation still to do (world frame).
     `info["goal_angle"]` reports the bound in force when goals are bounded.
     """
 
@@ -45,10 +46,14 @@ class ManipulateBlockEnv(HandEnv):
 
     def __init__(self, max_goals: int = 50, goal_timeout: int = 100, drop_height: float = 0.12,
                  goal_angle: float | None = None, curriculum: bool = False, curriculum_step: float = 0.2,
-                 curriculum_window: int = 10, curriculum_threshold: float = 0.5, **kwargs: Any):
+                 curriculum_window: int = 10, curriculum_threshold: float = 0.5, relative_goal: bool = False,
+                 **kwargs: Any):
         self.max_goals = int(max_goals)
         self.goal_timeout = int(goal_timeout)
         self.drop_height = float(drop_height)
+        if not isinstance(relative_goal, bool):
+            raise EnvironmentError_(f"relative_goal must be true or false, got {relative_goal!r}")
+        self.relative_goal = relative_goal
         super().__init__(**kwargs)
         self.goal_angle, self.curriculum = _goal_bounds(goal_angle, curriculum, curriculum_step, curriculum_window,
                                                         curriculum_threshold, self.reward_config["success_distance"])
@@ -68,7 +73,7 @@ class ManipulateBlockEnv(HandEnv):
         return {"vision": _float_box(7),
                 "somatosensation": _float_box(len(self._touch_adr) + self.model.nu),
                 "proprioception": _float_box(2 * N_HAND_JOINTS),
-                "goal": _float_box(4),
+                "goal": _float_box(8 if self.relative_goal else 4),
                 "asymmetric": _float_box(32)}
 
     # ---- task state ---------------------------------------------------------------------------
@@ -164,11 +169,19 @@ class ManipulateBlockEnv(HandEnv):
         velocity = self.data.qvel[self._obj_v:self._obj_v + 6]
         return np.concatenate([self._object_state(), velocity, to_goal, self.fingertip_positions().ravel()])
 
+    def _goal_observation(self) -> np.ndarray:
+        """[4] goal quaternion, or [8] with relative_goal: also the rotation still to do, in the hand's
+        (world) frame, canonical: goal = turn * block."""
+        if not self.relative_goal:
+            return self.goal.astype(np.float32)
+        turn = canonical(quat_multiply(self.goal, quat_conjugate(self.object_quaternion())))
+        return np.concatenate([self.goal, turn]).astype(np.float32)
+
     def _observation(self) -> dict[str, np.ndarray]:
         return {"vision": self._object_state().astype(np.float32),
                 "somatosensation": self._somatosensation(),
                 "proprioception": self._proprioception(),
-                "goal": self.goal.astype(np.float32),
+                "goal": self._goal_observation(),
                 "asymmetric": self._asymmetric().astype(np.float32)}
 
     def _info(self) -> dict[str, Any]:

@@ -109,7 +109,7 @@ class ManipulateBlockEnv(HandEnv):
 
     def _new_goal(self) -> None:
         """Draw a goal orientation and show it on the floating target block."""
-        if self.goal_angle is None and self.curriculum is None:
+        if self.goal_angle is None:  # unbounded (a curriculum always has a goal_angle)
             self.goal = random_quat(self.np_random)
         else:
             turn = random_rotation_within(self.np_random, self.current_goal_angle(),

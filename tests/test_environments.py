@@ -152,14 +152,16 @@ def test_manipulate_fifty_goals_terminate():
     assert u.state_info()["consecutive_goals"] == 50
 
 
-def test_manipulate_goal_timeout_truncates():
-    env, u = _manipulate()
+@pytest.mark.parametrize("kwargs, steps", [({}, 200), ({"goal_timeout": 30}, 30), ({"control_period": 0.08}, 100)])
+def test_manipulate_goal_timeout_truncates(kwargs, steps):
+    """Default: 8 s per goal (200 steps of 40 ms; 100 of 80 ms), or `goal_timeout` steps."""
+    env, u = _manipulate(**kwargs)
     flipped = np.array([0.0, 1.0, 0.0, 0.0])  # half a turn about x from the identity
-    for step in range(100):
+    for step in range(steps):
         u.goal = flipped.copy()
         _, _, terminated, truncated, info = env.step(np.zeros(20, np.float32))
         assert not terminated and info["is_success"] == 0.0
-        assert truncated == (step == 99)
+        assert truncated == (step == steps - 1)
 
 
 def test_discrete_actions_map_to_control_range():
@@ -233,7 +235,7 @@ def test_manipulate_goal_angle_bounds_each_new_goal():
 
 
 def test_manipulate_curriculum_widens_and_keeps_its_progress():
-    env, u = _manipulate(goal_angle=0.8, curriculum=True, curriculum_window=2, curriculum_step=0.3)
+    env, u = _manipulate(goal_angle=0.8, curriculum=True, curriculum_window=2, curriculum_step=0.3, goal_timeout=100)
     angles = []
     for _ in range(4):
         u.goal = u.object_quaternion().copy()

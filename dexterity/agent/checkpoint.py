@@ -117,6 +117,8 @@ def read_info(folder: Path) -> dict[str, Any]:
     info = read_json(folder / "agent.json", "checkpoint")
     if not isinstance(info, dict) or "config" not in info or "env_id" not in info:
         raise AgentNotFoundError(f"{folder / 'agent.json'} is not a dexterity checkpoint")
+    from dexterity.environments import saved_env_kwargs
+    info["env_kwargs"] = saved_env_kwargs(info["env_id"], info.get("env_kwargs"))
     return info
 
 

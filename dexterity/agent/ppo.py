@@ -23,6 +23,7 @@ from dexterity.configs.hp_config import derive_config
 from dexterity.devices import Role, plan_roles
 from dexterity.distributed import Comm
 from dexterity.envpool import EnvPool
+from dexterity.environments import pinned_env_kwargs
 from dexterity.errors import ConfigError
 from dexterity.storage import ExperimentLog, models_dir, new_agent_id, utc_now
 from dexterity.transformers import make_transformer
@@ -52,7 +53,7 @@ class PPOAgent:
                  write_experiment: bool = True, verbose: bool = True, role: Role | None = None):
         self.comm = comm or Comm()
         self.role = role or plan_roles(self.comm, force_cpu=config["cpu"])
-        self.env_id, self.env_kwargs, self.plugins = env_id, dict(env_kwargs or {}), list(plugins)
+        self.env_id, self.env_kwargs, self.plugins = env_id, pinned_env_kwargs(env_id, env_kwargs), list(plugins)
         self.preset, self.verbose = preset, verbose and self.comm.is_root
         if config["seed"] is None:
             config = derive_config(config, {"seed": int(self.comm.bcast(int(np.random.SeedSequence().entropy % 2**31)))})

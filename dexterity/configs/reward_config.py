@@ -19,6 +19,8 @@ Keys (every config of a task family has the same keys):
     exclusion_multiplier       free reach: penalty per metre another fingertip intrudes that radius
     separation_multiplier      free reach: bonus for the other fingertips' mean clearance (in [0, 1])
     rotation_multiplier        manipulate: weight of the decrease of the rotation distance to the goal
+    closeness_multiplier/epsilon  manipulate: dense term `multiplier / (rotation distance + epsilon)`
+                               every step (Isaac Gym's shadow hand: 1 / (d + 0.1))
     drop_penalty               manipulate: subtracted on the step the block drops
 """
 from __future__ import annotations
@@ -36,7 +38,8 @@ _FREE_REACH = {"success_distance": 0.02, "distance_multiplier": 1.0, "success_bo
                "exclusion_distance": 0.04, "exclusion_multiplier": 1.0, "separation_multiplier": 0.0,
                "force_multiplier": 0.0, "tendon_stress_multiplier": 0.0}
 _MANIPULATE = {"success_distance": 0.4, "rotation_multiplier": 1.0, "success_bonus": 5.0,
-               "drop_penalty": 20.0, "force_multiplier": 0.0, "tendon_stress_multiplier": 0.0}
+               "drop_penalty": 20.0, "closeness_multiplier": 0.0, "closeness_epsilon": 0.1,
+               "force_multiplier": 0.0, "tendon_stress_multiplier": 0.0}
 
 REWARD_CONFIGS: dict[str, dict[str, Any]] = {
     "reach.default": dict(_REACH),
@@ -48,6 +51,9 @@ REWARD_CONFIGS: dict[str, dict[str, Any]] = {
         "exclusion_multiplier": 0.0, "separation_multiplier": 0.05},
     "manipulate.default": dict(_MANIPULATE),
     "manipulate.penalized_force": {**_MANIPULATE, "force_multiplier": 0.1, "tendon_stress_multiplier": 0.1},
+    # Isaac Gym's shadow hand weights (rotation closeness 1/(d + 0.1), 250 per goal, no drop penalty)
+    # with our progress term and drop penalty kept, scaled to a bonus of 25 per goal
+    "manipulate.dense": {**_MANIPULATE, "closeness_multiplier": 0.1, "success_bonus": 25.0},
 }
 
 

@@ -3,8 +3,10 @@
 The hand: 24 joints (first in qpos/qvel), 20 position actuators (4 distal finger joints are
 coupled to the middle ones by tendons). Actions are in [-1, 1]^20 and are mapped to the actuator
 control ranges: absolute (`center + half_range * a`) or relative to the actuated joint's current
-position (`qpos + half_range * a`), clipped to the range. One env step is
-`substeps` (default 20) physics steps of 2 ms. TensorFlow-free: rendering needs it to stay so.
+position (`qpos + half_range * a`), clipped to the range. One env step lasts `control_period`
+seconds (default 0.04), simulated as physics steps of the `physics` profile's timestep
+(`dexterity.environments.physics`; `substeps` overrides their number). TensorFlow-free:
+rendering needs it to stay so.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import mujoco
 import numpy as np
 
 from dexterity.configs.reward_config import resolve_reward_config
+from dexterity.environments.physics import PhysicsProfile, apply_profile, get_profile, step_physics
 from dexterity.environments.rewards import RewardFunction, get_reward_function
 from dexterity.errors import EnvironmentError_
 
@@ -49,6 +52,19 @@ def _ensure_headless_gl() -> None:
         gl_context.GLContext = GLContext
 
 
+def _substeps(substeps: Any, control_period: Any, physics: PhysicsProfile) -> int:
+    """Physics steps per env step: `substeps` when given, else `control_period` / timestep."""
+    if substeps is not None:
+        if isinstance(substeps, bool) or not isinstance(substeps, (int, np.integer)) or substeps < 1:
+            raise EnvironmentError_(f"substeps must be an integer >= 1, got {substeps!r}")
+        return int(substeps)
+    ok = isinstance(control_period, (int, float)) and not isinstance(control_period, bool)
+    if not ok or not physics.timestep <= control_period <= 1.0:
+        raise EnvironmentError_(f"control_period must be seconds in [{physics.timestep:g}, 1] (the physics "
+                                f"timestep up to 1 s), got {control_period!r}")
+    return physics.substeps(float(control_period))
+
+
 class HandEnv(gym.Env, abc.ABC):
     """Base task: physics, action mapping, effort measures, rendering and `state_info`."""
 
@@ -61,16 +77,21 @@ class HandEnv(gym.Env, abc.ABC):
     camera = {"lookat": (1.0, 0.95, 0.2), "distance": 0.5, "azimuth": 55.0, "elevation": -30.0}
 
     def __init__(self, reward_config: str | dict | None = None, reward_function: str | RewardFunction | None = None,
-                 relative_control: bool = False, substeps: int = 20, render_mode: str | None = None,
+                 relative_control: bool = False, physics: str | dict | PhysicsProfile | None = None,
+                 control_period: float = 0.04, substeps: int | None = None, render_mode: str | None = None,
                  render_width: int = 480, render_height: int = 480):
         if render_mode not in (None, *self.metadata["render_modes"]):
             raise EnvironmentError_(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
+        self.physics = get_profile(physics)
         self.model = mujoco.MjModel.from_xml_path(asset_path(self.model_file))
+        apply_profile(self.model, self.physics)
         self.data = mujoco.MjData(self.model)
         self.reward_config = resolve_reward_config(reward_config, self.default_reward_config)
         self.reward_function = get_reward_function(reward_function or self.default_reward_function)
         self.relative_control = bool(relative_control)
-        self.substeps = int(substeps)
+        self.substeps = _substeps(substeps, control_period, self.physics)
+        self.control_period = self.substeps * self.physics.timestep
+        self.metadata = {**self.metadata, "render_fps": round(1.0 / self.control_period)}
         self.render_mode = render_mode
         self.render_size = (int(render_height), int(render_width))
         self._renderer: mujoco.Renderer | None = None
@@ -107,7 +128,11 @@ class HandEnv(gym.Env, abc.ABC):
         m.site_rgba[touch_sites, 3] = 0.0  # sensing zones, not visible parts (and halve render time)
         self.actuator_names = [m.actuator(i).name.split(":")[-1] for i in range(m.nu)]
 
-    def _settle(self, steps: int = 100) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def physics_steps(self, seconds: float) -> int:
+        """Physics steps that simulate `seconds` (at least 1)."""
+        return max(1, int(round(seconds / self.physics.timestep)))
+
+    def _settle(self, seconds: float = 0.2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Run the start pose under its controls until it rests; returns (qpos, qvel, ctrl) copies."""
         mujoco.mj_resetData(self.model, self.data)
         targets = np.zeros(self.model.nu)
@@ -116,7 +141,7 @@ class HandEnv(gym.Env, abc.ABC):
         ctrl = np.clip(targets, self._ctrl_low, self._ctrl_high)
         self.data.qpos[self._act_qpos] = ctrl
         self.data.ctrl[:] = ctrl
-        mujoco.mj_step(self.model, self.data, nstep=steps)
+        mujoco.mj_step(self.model, self.data, nstep=self.physics_steps(seconds))
         return self.data.qpos.copy(), self.data.qvel.copy(), ctrl
 
     # ---- gymnasium API ------------------------------------------------------------------------
@@ -139,7 +164,7 @@ class HandEnv(gym.Env, abc.ABC):
         unit = self._unit_action(action)
         center = self.data.qpos[self._act_qpos] if self.relative_control else self._ctrl_center
         np.clip(center + self._ctrl_half * unit, self._ctrl_low, self._ctrl_high, out=self.data.ctrl)
-        mujoco.mj_step(self.model, self.data, nstep=self.substeps)
+        step_physics(self.model, self.data, self.substeps)
         reward, terminated, truncated = self._evaluate()
         if self.render_mode == "human":
             self.render()
@@ -183,9 +208,9 @@ class HandEnv(gym.Env, abc.ABC):
 
     def _effort_pieces(self) -> tuple[float, float]:
         """(force_penalty, tendon_stress): mean squared normalised actuator force and tendon deflection."""
-        force = float(np.mean(np.square(self.data.actuator_force / self._force_limit)))
+        force = self.data.actuator_force / self._force_limit
         deflection = (self.data.ten_length[self._tendon_ids] - self._tendon_mid) / self._tendon_half
-        return force, float(np.mean(np.square(deflection)))
+        return float(force @ force) / force.size, float(deflection @ deflection) / deflection.size
 
     def state_info(self) -> dict[str, np.ndarray]:
         """Copies of the physical state for analysis tools (subclasses add goal/object entries)."""

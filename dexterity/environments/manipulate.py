@@ -1,7 +1,8 @@
 """In-hand reorientation of a block to goal orientations (ManipulateBlock, -Discrete, -Visual).
 
 A new goal is drawn on each success. The episode terminates when the block drops or after
-`max_goals` consecutive goals; it is truncated after `goal_timeout` steps without a goal.
+`max_goals` consecutive goals; it is truncated after `goal_timeout` steps without a goal (default:
+the steps of 8 s, Dactyl's and AngoraPy's time per goal).
 Goals are uniform on SO(3) unless `goal_angle` bounds their rotation from the block's current
 orientation; `curriculum=True` then widens that bound as the agent succeeds (see GoalCurriculum).
 """
@@ -44,17 +45,23 @@ class ManipulateBlockEnv(HandEnv):
     camera = {"lookat": (1.0, 0.92, 0.2), "distance": 0.45, "azimuth": 90.0, "elevation": -45.0}
     target_offset = np.array([-0.12, 0.0, 0.05])  # where the (non-colliding) goal block is shown
 
-    def __init__(self, max_goals: int = 50, goal_timeout: int = 100, drop_height: float = 0.12,
+    goal_seconds = 8.0  # time per goal when goal_timeout is not given
+
+    def __init__(self, max_goals: int = 50, goal_timeout: int | None = None, drop_height: float = 0.12,
                  goal_angle: float | None = None, curriculum: bool = False, curriculum_step: float = 0.2,
                  curriculum_window: int = 10, curriculum_threshold: float = 0.5, relative_goal: bool = False,
                  **kwargs: Any):
         self.max_goals = int(max_goals)
-        self.goal_timeout = int(goal_timeout)
         self.drop_height = float(drop_height)
         if not isinstance(relative_goal, bool):
             raise EnvironmentError_(f"relative_goal must be true or false, got {relative_goal!r}")
         self.relative_goal = relative_goal
         super().__init__(**kwargs)
+        if goal_timeout is None:
+            goal_timeout = int(round(self.goal_seconds / self.control_period))
+        if isinstance(goal_timeout, bool) or not isinstance(goal_timeout, (int, np.integer)) or goal_timeout < 1:
+            raise EnvironmentError_(f"goal_timeout must be a number of env steps >= 1 (or null: 8 s), got {goal_timeout!r}")
+        self.goal_timeout = int(goal_timeout)
         self.goal_angle, self.curriculum = _goal_bounds(goal_angle, curriculum, curriculum_step, curriculum_window,
                                                         curriculum_threshold, self.reward_config["success_distance"])
         m = self.model
@@ -163,11 +170,12 @@ class ManipulateBlockEnv(HandEnv):
         """[7] block position (m) and canonical quaternion."""
         return np.concatenate([self.object_position(), canonical(self.object_quaternion())])
 
-    def _asymmetric(self) -> np.ndarray:
-        """[32] position 3, quaternion 4, linear velocity 3, angular velocity 3, rotation to goal 4, tips 15."""
+    def _asymmetric(self, object_state: np.ndarray) -> np.ndarray:
+        """[32] position 3, quaternion 4 (`object_state`), linear velocity 3, angular velocity 3,
+        rotation to goal 4, tips 15."""
         to_goal = canonical(quat_multiply(quat_conjugate(self.object_quaternion()), self.goal))
         velocity = self.data.qvel[self._obj_v:self._obj_v + 6]
-        return np.concatenate([self._object_state(), velocity, to_goal, self.fingertip_positions().ravel()])
+        return np.concatenate([object_state, velocity, to_goal, self.fingertip_positions().ravel()])
 
     def _goal_observation(self) -> np.ndarray:
         """[4] goal quaternion, or [8] with relative_goal: also the rotation still to do, in the hand's
@@ -178,11 +186,12 @@ class ManipulateBlockEnv(HandEnv):
         return np.concatenate([self.goal, turn]).astype(np.float32)
 
     def _observation(self) -> dict[str, np.ndarray]:
-        return {"vision": self._object_state().astype(np.float32),
+        block = self._object_state()
+        return {"vision": block.astype(np.float32),
                 "somatosensation": self._somatosensation(),
                 "proprioception": self._proprioception(),
                 "goal": self._goal_observation(),
-                "asymmetric": self._asymmetric().astype(np.float32)}
+                "asymmetric": self._asymmetric(block).astype(np.float32)}
 
     def _info(self) -> dict[str, Any]:
         info = {"is_success": float(self._success), "consecutive_goals_reached": int(self.consecutive_goals)}

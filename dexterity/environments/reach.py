@@ -28,8 +28,8 @@ class ReachEnv(HandEnv):
     # The kinematic pose of the drawn targets is not where the position-controlled hand comes to
     # rest (gravity, finite gains, tendons: 1-1.6 cm off per fingertip, so even commanding the goal's
     # own targets succeeded in only 74% of episodes). The goal is where the hand settles after this
-    # many physics steps under those targets, started from the kinematic pose (within ~2 mm of rest).
-    goal_settle_steps = 100
+    # many seconds under those targets, started from the kinematic pose (within ~2 mm of rest).
+    goal_settle_time = 0.2
 
     def __init__(self, relative_control: bool = False, **kwargs: Any):
         super().__init__(relative_control=relative_control, **kwargs)
@@ -62,7 +62,7 @@ class ReachEnv(HandEnv):
         d.qpos[self._coupled_qpos] = np.clip(ctrl[self._coupled_act] * _J0_PER_J1, lo, hi)
         d.qvel[:] = 0.0
         d.ctrl[:] = ctrl
-        mujoco.mj_step(self.model, d, nstep=self.goal_settle_steps)
+        mujoco.mj_step(self.model, d, nstep=self.physics_steps(self.goal_settle_time))
         return d.site_xpos[self._tip_sites].copy()
 
     def _reset_task(self) -> None:

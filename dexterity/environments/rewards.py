@@ -83,11 +83,19 @@ def free_reach_reward(state: dict[str, Any], config: dict[str, Any]) -> float:
 
 @register_reward_function("manipulate")
 def manipulate_reward(state: dict[str, Any], config: dict[str, Any]) -> float:
-    """Reorientation: reward the decrease of the rotation distance, a bonus per goal, a drop penalty.
+    """Reorientation: reward the decrease of the rotation distance, closeness to the goal, a bonus per
+    goal, a drop penalty.
 
     state: previous_rotation_distance, rotation_distance (rad), success, dropped, force_penalty, tendon_stress.
-    r = rotation_multiplier * (previous - current) + success_bonus * success - drop_penalty * dropped - effort
+    r = rotation_multiplier * (previous - current)
+        + closeness_multiplier / (current + closeness_epsilon)      (Isaac Gym's dense rotation term)
+        + success_bonus * success - drop_penalty * dropped - effort
+    (configs saved before the closeness term existed have no closeness keys: no such term.)
     """
-    progress = float(state["previous_rotation_distance"]) - float(state["rotation_distance"])
-    return (config["rotation_multiplier"] * progress + config["success_bonus"] * float(state["success"])
+    current = float(state["rotation_distance"])
+    progress = float(state["previous_rotation_distance"]) - current
+    closeness = 0.0
+    if config.get("closeness_multiplier", 0.0):
+        closeness = config["closeness_multiplier"] / (current + config["closeness_epsilon"])
+    return (config["rotation_multiplier"] * progress + closeness + config["success_bonus"] * float(state["success"])
             - config["drop_penalty"] * float(state["dropped"]) - _effort(state, config))

@@ -1,6 +1,8 @@
 """Quaternion helpers (MuJoCo convention: w, x, y, z). Pure numpy, TensorFlow-free."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -21,13 +23,13 @@ def quat_multiply(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def quat_angle(a: np.ndarray, b: np.ndarray) -> float:
     """Angle in radians [0, pi] of the rotation taking unit quaternion a to b."""
-    dot = abs(float(np.dot(a, b))) / (np.linalg.norm(a) * np.linalg.norm(b))
-    return 2.0 * float(np.arccos(min(1.0, dot)))
+    dot = abs(float(np.dot(a, b))) / math.sqrt(float(np.dot(a, a)) * float(np.dot(b, b)))
+    return 2.0 * math.acos(min(1.0, dot))
 
 
 def canonical(q: np.ndarray) -> np.ndarray:
     """The unit quaternion with non-negative w representing the same rotation. [4] -> [4]."""
-    q = q / np.linalg.norm(q)
+    q = q / math.sqrt(float(np.dot(q, q)))
     return -q if q[0] < 0 else q
 
 

@@ -87,9 +87,10 @@ def run(task: str, budget: float, every: int, target: float, changes: dict[str, 
     from dexterity import tf_setup
     tf_setup.tensorflow(cpu=True)
     from dexterity.agent.ppo import PPOAgent
-    from dexterity.configs.hp_config import derive_config, get_preset
+    from dexterity.configs.hp_config import derive_config, get_preset, preset_env_kwargs
     env_id, default_preset = TASKS[task]
     preset = preset or default_preset
+    env_kwargs = {**preset_env_kwargs(preset), **(env_kwargs or {})}
     config = derive_config(get_preset(preset), changes)
     print(f"{task}: {env_id}, preset {preset}, changes {changes or 'none'}, env kwargs {env_kwargs or 'none'}, "
           f"{config['workers']} envs x "

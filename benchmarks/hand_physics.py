@@ -1,12 +1,21 @@
 """Env steps/s of each Shadow Hand task against the raw `mj_step` rate of its model.
 
     python benchmarks/hand_physics.py [--seconds 3] [--tasks ReachAbsolute-v0 ...] [--with-vision]
+    python benchmarks/hand_physics.py --profiles [--stability-steps 100000]   # physics profiles
+
+Tasks: each task (on its default physics profile) against the raw `mj_step` rate of its model.
 
 Random actions, one process, episodes reset as they end. Env and raw rates are measured in
 alternating rounds and the best round of each is reported (other processes add noise). The raw rate runs `mj_step` with
 `nstep=substeps` on the same model from the same start pose with random controls, and is
 reported in env-step equivalents (mj_steps/s / substeps). The visual task's rendering is
 replaced by a constant image unless --with-vision. Target ratio: >= 0.85.
+
+--profiles: ManipulateBlock-v0 under each physics profile (`dexterity.environments.physics`): env
+steps/s and their ratio to `reference`, measured in alternating rounds in one run, then the fidelity
+figures against `reference` (`dexterity.environments.fidelity`: block rest drift over 10 s, steady-state
+joint tracking error, fingertip path gap over 1 s, a random-action stability run) and whether the
+profile passes every check.
 """
 from __future__ import annotations
 
@@ -47,9 +56,9 @@ def _best_interleaved(env_step, raw_step, seconds: float, rounds: int) -> tuple[
     return max(env_rates), max(raw_rates)
 
 
-def env_stepper(env_id: str, with_vision: bool) -> tuple[Callable[[], None], gym.Env]:
+def env_stepper(env_id: str, with_vision: bool, **kwargs) -> tuple[Callable[[], None], gym.Env]:
     """A function doing one env step with a random action (resetting as episodes end), and the env."""
-    env = gym.make(env_id, disable_env_checker=True)
+    env = gym.make(env_id, disable_env_checker=True, **kwargs)
     u = env.unwrapped
     if "Visual" in env_id and not with_vision:
         blank = np.zeros(env.observation_space["vision"].shape, np.uint8)
@@ -86,6 +95,34 @@ def raw_stepper(env: gym.Env) -> Callable[[], None]:
     return step
 
 
+def profile_table(seconds: float, rounds: int, stability_steps: int) -> list[dict]:
+    """Speed (ratio to reference, alternating rounds) and fidelity of every physics profile."""
+    from dexterity.environments.fidelity import fidelity_report
+    from dexterity.environments.physics import DEFAULT_PROFILE, PROFILES
+    steppers = {name: env_stepper("ManipulateBlock-v0", False, physics=name)[0] for name in PROFILES}
+    rates: dict[str, list[float]] = {name: [] for name in PROFILES}
+    for _ in range(rounds):
+        for name, step in steppers.items():
+            rates[name].append(_timed(step, seconds / rounds))
+    best = {name: max(r) for name, r in rates.items()}
+    print(f"{'profile':10s} {'steps/s':>8s} {'x ref':>6s} {'rest mm':>8s} {'rest rad':>8s} {'track':>7s} "
+          f"{'d track':>7s} {'worst j':>7s} {'free mm':>7s} {'block mm':>8s} {'joint/s':>7s} {'block/s':>7s} "
+          f"{'warn':>4s} pass")
+    rows = []
+    for name in PROFILES:
+        fid = fidelity_report(name, stability_steps)
+        row = {"profile": name, "default": name == DEFAULT_PROFILE, "description": PROFILES[name].description,
+               "env_steps_per_s": best[name], "ratio_to_reference": best[name] / best["reference"], **fid}
+        rows.append(row)
+        print(f"{name:10s} {best[name]:8.0f} {row['ratio_to_reference']:6.2f} {1e3 * fid['rest_position_m']:8.2f} "
+              f"{fid['rest_rotation_rad']:8.3f} {fid['tracking_mean_rad']:7.3f} {fid['tracking_mean_diff_rad']:7.4f} "
+              f"{fid['tracking_joint_diff_rad']:7.4f} {1e3 * fid['free_gap_m']:7.2f} {1e3 * fid['block_gap_m']:8.2f} "
+              f"{fid['max_joint_speed']:7.1f} {fid['max_block_speed']:7.2f} {fid['warnings'] + fid['nonfinite']:4d} "
+              f"{'yes' if fid['passes'] else 'no: ' + ', '.join(k for k, ok in fid['checks'].items() if not ok)}",
+              flush=True)
+    return rows
+
+
 def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=3.0, help="measuring time per task and per rate")
@@ -93,7 +130,15 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--rounds", type=int, default=3, help="alternating measurements; the best of each counts")
     parser.add_argument("--with-vision", action="store_true", help="include the visual task's rendering")
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
+    parser.add_argument("--profiles", action="store_true", help="compare the physics profiles (speed and fidelity)")
+    parser.add_argument("--stability-steps", type=int, default=100_000, help="--profiles: random steps per profile")
     args = parser.parse_args(argv)
+    if args.profiles:
+        rows = profile_table(2 * args.seconds, args.rounds, args.stability_steps)
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(rows, f, indent=1)
+        return rows
     rows = []
     print(f"{'task':30s} {'model':38s} {'env steps/s':>11s} {'raw steps/s':>11s} {'ratio':>6s}")
     for env_id in args.tasks:

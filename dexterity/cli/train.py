@@ -6,7 +6,7 @@ import sys
 from typing import Any
 
 from dexterity.cli.common import add_config_flags, config_changes, parse_env_kwargs, run_main, set_storage
-from dexterity.configs.hp_config import derive_config, get_preset, list_presets
+from dexterity.configs.hp_config import derive_config, get_preset, list_presets, preset_env_kwargs
 from dexterity.errors import ConfigError, DexterityError
 
 DEFAULT_ENV = "CartPole-v1"
@@ -76,6 +76,7 @@ def make_agent(args: argparse.Namespace, comm: Any, role: Any = None) -> Any:
         return PPOAgent.resume(args.load_from, changes, comm=comm, write_experiment=not args.no_monitor, role=role)
     env_kwargs = _env_kwargs(args)
     preset = args.pcon or auto_preset(args.env, env_kwargs, args.plugin)
+    env_kwargs = {**preset_env_kwargs(preset), **env_kwargs}  # the preset's training aids, unless set
     config = derive_config(get_preset(preset), changes)
     if "tbptt" in changes and config["model"] == "ffn":
         raise ConfigError("--tbptt needs a recurrent model (--model rnn, lstm or gru), not ffn")

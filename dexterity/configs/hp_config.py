@@ -121,9 +121,15 @@ PRESETS: dict[str, dict[str, Any]] = {
     "hand": {"architecture": "shadow", "model": "gru", "distribution": "beta", "workers": 128, "horizon": 64,
              "epochs": 8, "batch_size": 2048, "tbptt": 16, "lr_pi": 1e-3, "lr_schedule": "linear", "iterations": 450,
              "discount": 0.9, "lam": 0.95, "c_entropy": 0.0, "grad_norm": 0.5},
-    "manipulate": {"architecture": "shadow", "model": "gru", "distribution": "beta", "workers": 32, "horizon": 256,
-                   "epochs": 4, "batch_size": 1024, "tbptt": 16, "lr_pi": 3e-4, "discount": 0.99, "lam": 0.95,
-                   "c_entropy": 0.0, "grad_norm": 0.5},
+    "manipulate": {"architecture": "shadow", "model": "gru", "distribution": "beta", "workers": 128, "horizon": 64,
+                   "epochs": 8, "batch_size": 2048, "tbptt": 16, "lr_pi": 3e-4, "discount": 0.99, "lam": 0.95,
+                   "c_entropy": 0.005, "grad_norm": 0.5},
+}
+
+# Env kwargs a preset trains with unless `--env-kwargs` sets them: training aids (a goal curriculum,
+# the relative goal sense) that leave the task itself, and its evaluation, as they are.
+PRESET_ENV_KWARGS: dict[str, dict[str, Any]] = {
+    "manipulate": {"goal_angle": 0.8, "curriculum": True, "relative_goal": True},
 }
 
 _LR_SCHEDULES = (None, "exponential", "linear")
@@ -210,6 +216,11 @@ def register_preset(name: str, changes: dict[str, Any], base: str = "default") -
 
 def list_presets() -> list[str]:
     return sorted(PRESETS)
+
+
+def preset_env_kwargs(name: str | None) -> dict[str, Any]:
+    """The env kwargs preset `name` trains with unless the user sets them (a copy; {} for most presets)."""
+    return copy.deepcopy(PRESET_ENV_KWARGS.get(name or "", {}))
 
 
 def get_preset(name: str) -> dict[str, Any]:

@@ -21,16 +21,20 @@ import numpy as np
 from dexterity.environments.base import N_HAND_JOINTS, HandEnv
 from dexterity.environments.physics import step_physics
 
-# What a profile must meet against `reference` (the figures `reference` itself gives are in the
-# docs table; the tolerances are set from those, not from the candidate profiles).
+# What a profile must meet against `reference`. Under `reference` itself the block creeps on the
+# still hand (8 mm and 0.1 rad in 10 s, about 0.5 mm/s after the first second), the steady-state
+# joint error is 0.18 rad on average (gravity against the weak position gains), and a 1 ms Euler
+# simulation's fingertips differ from it by 1 mm (free hand) to 2.5 mm (block) over 1 s: the
+# tolerances ask a profile not to add more than a few millimetres to those.
 TOLERANCES = {
-    "rest_position_m": 0.005,        # block displacement after 10 s on the still hand
-    "rest_rotation_rad": 0.05,       # block rotation after 10 s on the still hand
-    "tracking_mean_diff_rad": 0.005,  # |mean steady-state error - reference's|, over joints and targets
-    "tracking_joint_diff_rad": 0.02,  # the same, per actuated joint (worst joint)
-    "trajectory_mean_m": 0.005,       # fingertip path gap to reference, mean over sequences of the max over 1 s
-    "max_joint_speed": 50.0,          # rad/s: hand joints in the stability run (reference: see docs)
-    "max_block_speed": 5.0,           # m/s: the block in the stability run
+    "rest_position_diff_m": 0.002,     # |block displacement over 10 s - reference's|
+    "rest_rotation_diff_rad": 0.02,    # |block rotation over 10 s - reference's|
+    "tracking_mean_diff_rad": 0.005,   # |mean steady-state error - reference's|, over joints and targets
+    "tracking_joint_diff_rad": 0.02,   # the same per actuated joint, worst joint
+    "free_gap_m": 0.010,               # fingertip path gap to reference, free hand (mean over sequences of the max over 1 s)
+    "block_gap_m": 0.015,              # the same with the block in the hand (contacts amplify differences)
+    "max_joint_speed": 50.0,           # rad/s, hand joints, stability run (reference: 13)
+    "max_block_speed": 5.0,            # m/s, the block, stability run (reference: 1.1)
 }
 
 
@@ -148,3 +152,22 @@ def stability(physics: Any, steps: int = 100_000, seed: int = 0) -> dict[str, fl
     env.close()
     return {"steps": steps, "nonfinite": nonfinite, "max_joint_speed": joint_speed, "max_block_speed": block_speed,
             "warnings": sum(warnings.values()), "warning_kinds": warnings}
+
+
+def fidelity_report(physics: Any, stability_steps: int = 100_000) -> dict[str, Any]:
+    """Every fidelity figure of `physics` against `reference`, and which checks pass (`TOLERANCES`)."""
+    rest, rest_ref = rest_drift(physics), rest_drift("reference")
+    track, track_ref = tracking_error(physics), tracking_error("reference")
+    stable = stability(physics, stability_steps)
+    row = {"rest_position_m": rest["rest_position_m"], "rest_rotation_rad": rest["rest_rotation_rad"],
+           "rest_position_diff_m": abs(rest["rest_position_m"] - rest_ref["rest_position_m"]),
+           "rest_rotation_diff_rad": abs(rest["rest_rotation_rad"] - rest_ref["rest_rotation_rad"]),
+           "tracking_mean_rad": float(track.mean()),
+           "tracking_mean_diff_rad": float(abs(track.mean() - track_ref.mean())),
+           "tracking_joint_diff_rad": float(np.abs(track.mean(0) - track_ref.mean(0)).max()),
+           "free_gap_m": float(trajectory_gap(physics, env_id="ReachAbsolute-v0").mean()),
+           "block_gap_m": float(trajectory_gap(physics).mean()),
+           **{k: stable[k] for k in ("steps", "nonfinite", "warnings", "max_joint_speed", "max_block_speed")}}
+    checks = {key: row[key] <= limit for key, limit in TOLERANCES.items()}
+    checks["stable"] = row["nonfinite"] == 0 and row["warnings"] == 0 and rest["finite"]
+    return {**row, "checks": checks, "passes": all(checks.values())}

@@ -148,10 +148,14 @@ T_975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 
 
 
 def t_975(dof: int) -> float:
-    """The 0.975 quantile of Student's t with ``dof`` degrees of freedom (table to 30, then 1.96-ish)."""
+    """The 0.975 quantile of Student's t with ``dof`` degrees of freedom: a table up to 30, beyond it
+    the Cornish-Fisher expansion around the normal quantile z (error below 1e-4 there)."""
     if dof < 1:
         raise ValueError("degrees of freedom must be at least 1")
-    return T_975[dof - 1] if dof <= len(T_975) else 1.960 + 2.4 / dof  # within 0.002 of the exact value
+    if dof <= len(T_975):
+        return T_975[dof - 1]
+    z = 1.959964
+    return z + (z ** 3 + z) / (4 * dof) + (5 * z ** 5 + 16 * z ** 3 + 3 * z) / (96 * dof ** 2)
 
 
 def aggregate(curves: list[dict[str, list]], xkey: str, points: int = 300,

@@ -1,8 +1,8 @@
-"""python -m analysis {record,pca,decode,rsa,weights,all} --id ID [-n EPISODES] [--out DIR]
+"""python -m analysis {record,pca,decode,rsa,weights,dynamics,all} --id ID [-n EPISODES] [--out DIR]
 
 Writes into storage/experiments/<id>/analysis/ (or --out): recording.npz/json, pca.png/json,
-decode.png/json, rsa.png/json, weights.png/json. pca, decode and rsa record first when there is
-no recording yet.
+decode.png/json, rsa.png/json, weights.png/json, dynamics.png/json. pca, decode, rsa and
+dynamics record first when there is no recording yet.
 """
 from __future__ import annotations
 
@@ -14,8 +14,10 @@ from typing import Any
 import numpy as np
 
 from dexterity.cli.common import run_main, set_storage
+from dexterity.errors import DexterityError
 
-COMMANDS = ("record", "pca", "decode", "rsa", "weights", "all")
+COMMANDS = ("record", "pca", "decode", "rsa", "weights", "dynamics", "all")
+RECORDED = ("pca", "decode", "rsa", "dynamics", "all")  # the commands that read a recording
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,6 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, help="seed of the recorded episodes")
     parser.add_argument("--envs", type=int, default=4, help="parallel envs while recording (default 4)")
     parser.add_argument("--folds", type=int, default=5, help="cross-validation folds of the decoder (default 5)")
+    parser.add_argument("--max-lag", type=int, default=50, help="dynamics: longest autocorrelation lag (default 50)")
+    parser.add_argument("--points", type=int, default=64,
+                        help="dynamics: recorded states the fixed-point search starts from (default 64)")
     parser.add_argument("--cpu", action="store_true", help="force the CPU")
     parser.add_argument("--storage", default=None, help="storage root (default: $DEXTERITY_STORAGE or ./storage)")
     return parser
@@ -98,8 +103,40 @@ def run_weights(investigator: Any, out: Path) -> None:
         print(f"weights {s['name']} {tuple(s['shape'])}: mean {s['mean']:+.3f}, std {s['std']:.3f}{extra}")
 
 
+def run_dynamics(rec: Any, investigator: Any, out: Path, args: argparse.Namespace) -> None:
+    from analysis.dynamics import activity_dynamics, core_fixed_points
+    from analysis.dynamics_plots import plot_dynamics
+    result = activity_dynamics(rec, args.max_lag, args.folds)
+    result["fixed_points"] = core_fixed_points(investigator.model, rec, args.points, args.seed)
+    plot_dynamics(result, out / "dynamics.png")
+    _write(out / "dynamics.json", result)
+    for name, t in result["timescales"].items():
+        tau = "fit failed" if t["module_tau"] is None else f"{t['module_tau']:.2f} steps"
+        p = result["predictability"][name]["from_state"]
+        print(f"dynamics {name}: timescale {tau}, {t['failed']}/{t['units']} unit fits failed, predictability "
+              + ("n/a" if p is None else f"{p:.3f}"))
+    for name, c in result["fixed_points"].items():
+        if "error" in c:
+            print(f"fixed points {name}: {c['error']}")
+            continue
+        print(f"fixed points {name}: {c['fixed']} fixed ({c['distinct_fixed']} distinct), {c['slow']} slow of "
+              f"{c['count']} starts; speeds " + ", ".join(f"{p['speed']:.2e}" for p in c["points"][:8])
+              + (" ..." if c["count"] > 8 else ""))
+    if not result["fixed_points"]:
+        print("fixed points: the model has no recurrent core")
+
+
+def check_args(args: argparse.Namespace) -> None:
+    """Bad numbers: one clear line (exit code 2) before anything loads."""
+    for flag, value, least in (("-n", args.episodes, 1), ("--envs", args.envs, 1), ("--folds", args.folds, 2),
+                               ("--max-lag", args.max_lag, 1), ("--points", args.points, 1)):
+        if value < least:
+            raise DexterityError(f"{flag} must be at least {least}, got {value}")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    check_args(args)
     set_storage(args.storage)
     from dexterity import tf_setup
     tf_setup.tensorflow(cpu=args.cpu)
@@ -110,9 +147,9 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out) if args.out else experiment_dir(investigator.agent_id) / "analysis"
     out.mkdir(parents=True, exist_ok=True)
     rec = None
-    if args.command in ("record", "all") or (args.command != "weights" and not (out / "recording.npz").is_file()):
+    if args.command in ("record", "all") or (args.command in RECORDED and not (out / "recording.npz").is_file()):
         rec = run_record(args, investigator, out)
-    if args.command in ("pca", "decode", "rsa", "all"):
+    if args.command in RECORDED:
         rec = rec or Recording.load(out)
         if args.command in ("pca", "all"):
             run_pca(rec, out)
@@ -120,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
             run_decode(rec, out, args.folds)
         if args.command in ("rsa", "all"):
             run_rsa(rec, out)
+        if args.command in ("dynamics", "all"):
+            run_dynamics(rec, investigator, out, args)
     if args.command in ("weights", "all"):
         run_weights(investigator, out)
     print(f"files in {out}")

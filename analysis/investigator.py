@@ -3,7 +3,8 @@
 Activations are captured by wrapping `call` of every keras layer of the model (`model.layers`)
 while `model.step` runs (traced once with tf.function, the layer outputs returned from it), so any
 BaseModel is recorded layer by layer without knowing its graph; recurrent cells give their output
-and every state tensor. The envs run in TF-free worker
+and every state tensor, and the input each cell read (for the fixed points of
+analysis.dynamics). The envs run in TF-free worker
 processes (EnvPool); hand tasks also report `state_info()` each step.
 """
 from __future__ import annotations
@@ -24,24 +25,28 @@ class ActivationTap:
 
     def __init__(self, layers: list[Any]):
         self.outputs: dict[str, Any] = {}
+        self.inputs: dict[str, Any] = {}  # recurrent cells only: the input x of cell(x, states)
         self._restore: list[tuple[Any, Callable]] = []
         for layer in layers:
             original = layer.call
-            layer.call = self._wrap(layer.name, original)
+            keep_input = getattr(layer, "state_size", None) is not None
+            layer.call = self._wrap(layer.name, original, keep_input)
             self._restore.append((layer, original))
 
-    def _wrap(self, name: str, original: Callable) -> Callable:
+    def _wrap(self, name: str, original: Callable, keep_input: bool) -> Callable:
         def call(*args: Any, **kwargs: Any) -> Any:
             out = original(*args, **kwargs)
             key, k = name, 2
             while key in self.outputs:  # a layer called twice in one step (e.g. two images)
                 key, k = f"{name}#{k}", k + 1
             self.outputs[key] = out
+            if keep_input and args:
+                self.inputs[key] = args[0]
             return out
         return call
 
     def clear(self) -> None:
-        self.outputs = {}
+        self.outputs, self.inputs = {}, {}
 
     def remove(self) -> None:
         for layer, original in self._restore:
@@ -127,17 +132,18 @@ class Investigator:
         def traced_step(obs: dict, state: list, reset: Any) -> tuple:
             tap.clear()
             params, _, new_state = model.step(obs, reset_state(state, reset))
-            return params, new_state, dict(tap.outputs)
+            return params, new_state, dict(tap.outputs), dict(tap.inputs)
         try:
             for _ in range(max_steps * int(quota.max())):
                 for i in np.flatnonzero(reset > 0):
                     ep_index[i], next_episode, step[i] = next_episode, next_episode + 1, 0
                 active = done_count < quota
                 obs = self.brain.state_norm.transform(raw)
-                params, state_t, outputs = traced_step(obs, state, reset)
+                params, state_t, outputs, cell_inputs = traced_step(obs, state, reset)
                 dist = policy.distribution
                 action = dist.mode(params) if deterministic else dist.sample(params, policy.generator)
                 row = {"act": layer_arrays(outputs), "input": _inputs(obs, raw),
+                       "cell_input": {k: flat(np.asarray(v)) for k, v in cell_inputs.items()},
                        "var": variables(raw), "episode": ep_index.copy(), "step": step.copy(), "mask": active}
                 result = pool.step(dist.to_env(np.asarray(action)))
                 row["reward"] = result["rewards"].astype(np.float32)
@@ -172,4 +178,6 @@ def _assemble(rows: list[dict], meta: dict[str, Any]) -> Recording:
     acts = {k: stack(lambda r, k=k: r["act"][k])[order] for k in rows[0]["act"]}
     inputs = {k: stack(lambda r, k=k: r["input"][k])[order] for k in rows[0]["input"]}
     variables = {k: stack(lambda r, k=k: r["var"][k])[order] for k in rows[0]["var"]}
-    return Recording(acts, inputs, variables, episode, step[order], stack(lambda r: r["reward"])[order], meta)
+    cell_inputs = {k: stack(lambda r, k=k: r["cell_input"][k])[order] for k in rows[0]["cell_input"]}
+    return Recording(acts, inputs, variables, episode, step[order], stack(lambda r: r["reward"])[order], meta,
+                     cell_inputs)

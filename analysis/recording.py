@@ -8,6 +8,7 @@ time step (S rows, episodes concatenated):
 | `act/<layer>` | [S, units] | a layer's output at that step (recurrent cells: output, and `<cell>/state<k>` states) |
 | `input/<sense>` | [S, d] | the normalised observation the model read (images: raw uint8, flattened) |
 | `var/<name>` | [S, d] | env state: `state_info()` entries of hand tasks, else the raw observation `obs/<sense>` |
+| `cellin/<cell>` | [S, d] | the input x each recurrent cell read at that step (cell(x, states)) |
 | `episode`, `step` | [S] | episode index (0..E-1) and step within the episode |
 | `reward` | [S] | reward received after the step |
 """
@@ -32,6 +33,7 @@ class Recording:
     step: np.ndarray                     # [S]
     reward: np.ndarray                   # [S]
     meta: dict[str, Any]
+    cell_inputs: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)  # cell -> [S, d]
 
     @property
     def steps(self) -> int:
@@ -42,10 +44,11 @@ class Recording:
         arrays = {f"act/{k}": v for k, v in self.activations.items()}
         arrays.update({f"input/{k}": v for k, v in self.inputs.items()})
         arrays.update({f"var/{k}": v for k, v in self.variables.items()})
+        arrays.update({f"cellin/{k}": v for k, v in self.cell_inputs.items()})
         np.savez_compressed(folder / "recording.npz", episode=self.episode, step=self.step, reward=self.reward,
                             **arrays)
         meta = {**self.meta, "layers": list(self.activations), "inputs": list(self.inputs),
-                "variables": list(self.variables), "steps": self.steps,
+                "variables": list(self.variables), "cell_inputs": list(self.cell_inputs), "steps": self.steps,
                 "shapes": {k: list(v.shape) for k, v in arrays.items()}}
         (folder / "recording.json").write_text(json.dumps(meta, indent=1))
 
@@ -59,7 +62,8 @@ class Recording:
             def group(prefix: str, names: list[str]) -> dict[str, np.ndarray]:
                 return {n: data[f"{prefix}/{n}"] for n in names}
             return cls(group("act", meta["layers"]), group("input", meta["inputs"]),
-                       group("var", meta["variables"]), data["episode"], data["step"], data["reward"], meta)
+                       group("var", meta["variables"]), data["episode"], data["step"], data["reward"], meta,
+                       group("cellin", meta.get("cell_inputs", [])))
 
 
 def flat(x: np.ndarray) -> np.ndarray:

@@ -142,8 +142,29 @@ def run_curve(records: list[dict[str, Any]]) -> dict[str, list]:
             "time/wall": [_compact(r[2]) for r in rows], "y": [_compact(r[3]) for r in rows]}
 
 
-def aggregate(curves: list[dict[str, list]], xkey: str, points: int = 300) -> dict[str, list] | None:
-    """Mean and mean +- std across runs on a common grid of ``xkey`` (their shared x range)."""
+T_975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
+         2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052,
+         2.048, 2.045, 2.042)  # Student's t 0.975 quantile for 1..30 degrees of freedom
+
+
+def t_975(dof: int) -> float:
+    """The 0.975 quantile of Student's t with ``dof`` degrees of freedom: a table up to 30, beyond it
+    the Cornish-Fisher expansion around the normal quantile z (error below 1e-4 there)."""
+    if dof < 1:
+        raise ValueError("degrees of freedom must be at least 1")
+    if dof <= len(T_975):
+        return T_975[dof - 1]
+    z = 1.959964
+    return z + (z ** 3 + z) / (4 * dof) + (5 * z ** 5 + 16 * z ** 3 + 3 * z) / (96 * dof ** 2)
+
+
+def aggregate(curves: list[dict[str, list]], xkey: str, points: int = 300,
+              band: str = "std") -> dict[str, list] | None:
+    """Mean and a band across runs on a common grid of ``xkey`` (their shared x range).
+
+    band "std": mean +- the std over runs; "ci95": the 95% confidence band of the mean,
+    mean +- t(0.975, n - 1) * sample std / sqrt(n) over the n runs.
+    """
     curves = [c for c in curves if len(c[xkey]) >= 2]
     if len(curves) < 2:
         return None
@@ -161,6 +182,8 @@ def aggregate(curves: list[dict[str, list]], xkey: str, points: int = 300) -> di
         ys.append(np.interp(grid, x[order], y[order]))
     ys = np.array(ys)
     mean, std = ys.mean(axis=0), ys.std(axis=0)
+    if band == "ci95":
+        std = t_975(len(ys) - 1) * ys.std(axis=0, ddof=1) / np.sqrt(len(ys))
 
     def rounded(a: np.ndarray) -> list[float]:
         return [float(f"{v:.6g}") for v in a]

@@ -14,7 +14,7 @@ from .files import read_json, read_jsonl, resolve_inside, stat_key, valid_name
 from .progress import LogCache, Summary, SummaryCache, number, progress_file
 
 RUNNING_WINDOW_S = 300.0  # "running" = status running and progress written this recently
-ANALYSIS_ORDER = ("pca", "decode", "rsa", "weights")  # figures of ``python -m analysis``
+ANALYSIS_ORDER = ("pca", "decode", "rsa", "weights", "dynamics")  # figures of ``python -m analysis``
 
 
 class Storage:
@@ -189,12 +189,29 @@ class Storage:
             "reached": (summary.best >= threshold) if threshold is not None and summary.best is not None else None,
             "arch": " / ".join(str(meta.get(k)) for k in ("architecture", "model", "distribution") if meta.get(k)),
             "preset": str(meta.get("preset") or ""),
+            "group": str(meta.get("experiment_group") or ""),
             "reward": str(reward.get("name") or "") if isinstance(reward, dict) else "",
             "status": "running" if running else status, "running": running,
             "bookmarked": self.bookmarked(exp_dir),
             "errors": [e for e in (meta_error, summary.error) if e]
             + ([f"{summary.bad_lines} corrupt progress line(s) skipped"] if summary.bad_lines else []),
         }
+
+    def group(self, agent_id: str) -> str:
+        """The experiment group of an experiment ("" when it has none or its meta is unreadable)."""
+        exp_dir = self.experiment_dir(agent_id)
+        meta = self.meta(exp_dir)[0] if exp_dir is not None else {}
+        group = meta.get("experiment_group")
+        return group if isinstance(group, str) else ""
+
+    def groups(self) -> dict[str, list[str]]:
+        """{group: ids of its experiments, newest first} over every experiment with a group."""
+        out: dict[str, list[str]] = {}
+        for agent_id in self.ids():
+            group = self.group(agent_id)
+            if group:
+                out.setdefault(group, []).append(agent_id)
+        return dict(sorted(out.items()))
 
     def overview(self) -> list[dict[str, Any]]:
         """Rows for every experiment, newest first."""

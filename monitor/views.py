@@ -69,17 +69,26 @@ def _safe_row(agent_id: str) -> dict[str, Any]:
         return {"id": agent_id, "errors": [f"could not be read: {type(exc).__name__}"]}
 
 
+def _rows(group: str | None) -> list[dict[str, Any]]:
+    """Overview rows, only those of experiment group ``group`` when given."""
+    rows = [_safe_row(agent_id) for agent_id in storage().ids()]
+    return [r for r in rows if r.get("group") == group] if group else rows
+
+
 @bp.route("/")
 def overview() -> str:
-    """Every experiment as a row of a sortable, filterable table."""
-    rows = [_safe_row(agent_id) for agent_id in storage().ids()]
-    return render_template("overview.html", rows=rows, root=str(storage().root))
+    """Every experiment as a row of a sortable, filterable table (``?group=NAME``: one group's)."""
+    group = request.args.get("group") or None
+    every = _rows(None)
+    rows = [r for r in every if r.get("group") == group] if group else every
+    groups = sorted({r["group"] for r in every if r.get("group")})
+    return render_template("overview.html", rows=rows, root=str(storage().root), groups=groups, group=group)
 
 
 @bp.route("/api/experiments")
 def api_experiments() -> Response:
-    """The overview rows as JSON."""
-    return jsonify([_safe_row(agent_id) for agent_id in storage().ids()])
+    """The overview rows as JSON (``?group=NAME``: only that experiment group's)."""
+    return jsonify(_rows(request.args.get("group") or None))
 
 
 def _experiment_or_404(agent_id: str):
@@ -229,8 +238,9 @@ def delete(agent_id: str) -> Response:
     return redirect(url_for("monitor.overview"))
 
 
-def _compare_data(ids: list[str]) -> tuple[list[dict], list[str]]:
-    """Groups of experiments with equal configs (apart from seed), with their curves."""
+def _compare_data(ids: list[str], by_group: bool = False) -> tuple[list[dict], list[str]]:
+    """Groups of experiments with equal configs (apart from seed), with their curves and mean +- std;
+    with ``by_group`` the experiment groups instead, with the 95% confidence band of the mean."""
     st, groups, errors = storage(), {}, []
     for agent_id in ids:
         exp_dir = st.experiment_dir(agent_id)
@@ -245,27 +255,44 @@ def _compare_data(ids: list[str]) -> tuple[list[dict], list[str]]:
             continue
         if meta_error:
             errors.append(f"{agent_id}: {meta_error}")
-        groups.setdefault(group_key(meta), {"meta": meta, "runs": []})["runs"].append(
+        key = str(meta.get("experiment_group") or "(no group)") if by_group else group_key(meta)
+        groups.setdefault(key, {"meta": meta, "runs": []})["runs"].append(
             {"id": agent_id, "seed": (meta.get("config") or {}).get("seed")
              if isinstance(meta.get("config"), dict) else None, **curve})
     values = list(groups.values())
-    labels = group_labels([g["meta"] for g in values])
+    labels = list(groups) if by_group else group_labels([g["meta"] for g in values])
+    band = "ci95" if by_group else "std"
     out = [{"label": label, "env": g["meta"].get("env_id"),
             "threshold": g["meta"].get("reward_threshold"), "runs": g["runs"],
             "final": sum(r["y"][-1] for r in g["runs"]) / len(g["runs"]),
-            "agg": {x: aggregate(g["runs"], x) for x in X_LABELS}}
+            "band": "95% CI" if by_group else "± std",
+            "agg": {x: aggregate(g["runs"], x, band=band) for x in X_LABELS}}
            for label, g in zip(labels, values)]
     return out, errors
 
 
+def _split(text: str) -> list[str]:
+    """A comma- or space-separated list of names, without repeats."""
+    return list(dict.fromkeys(i for i in text.replace(" ", ",").split(",") if i))
+
+
 @bp.route("/compare")
 def compare() -> str:
-    """Return curves of chosen experiments on shared axes, grouped by config."""
-    ids = [i for i in request.args.get("ids", "").replace(" ", ",").split(",") if i][:MAX_COMPARE]
-    groups, errors = _compare_data(list(dict.fromkeys(ids)))
-    return render_template("compare.html", ids=ids, errors=errors,
-                           data={"groups": groups, "x_labels": X_LABELS},
-                           all_ids=storage().ids()[:500])
+    """Return curves of chosen experiments on shared axes, grouped by config; with
+    ``?groups=A|B`` (``|``-separated: group names may hold commas) every run of those experiment
+    groups, one curve per group with the 95% confidence band of its mean."""
+    wanted = [g for g in dict.fromkeys(request.args.get("groups", "").split("|")) if g]
+    errors: list[str] = []
+    if wanted:
+        known = storage().groups()
+        errors += [f"{g}: no such experiment group" for g in wanted if g not in known]
+        ids = [i for g in wanted for i in known.get(g, [])][:MAX_COMPARE]
+    else:
+        ids = _split(request.args.get("ids", ""))[:MAX_COMPARE]
+    groups, more = _compare_data(ids, by_group=bool(wanted))
+    return render_template("compare.html", ids=[] if wanted else ids, errors=errors + more,
+                           data={"groups": groups, "x_labels": X_LABELS}, wanted=wanted,
+                           all_ids=storage().ids()[:500], all_groups=list(storage().groups()))
 
 
 @bp.route("/benchmarks")

@@ -106,7 +106,7 @@ def test_cli_writes_every_file(trained):
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = root / "experiments" / agent_id / "analysis"
     for name in ("recording.npz", "recording.json", "pca.png", "pca.json", "decode.png", "decode.json",
-                 "rsa.png", "rsa.json", "weights.png", "weights.json"):
+                 "rsa.png", "rsa.json", "weights.png", "weights.json", "dynamics.png", "dynamics.json"):
         assert (out / name).is_file() and (out / name).stat().st_size > 0, name
     decoded = json.loads((out / "decode.json").read_text())
     assert decoded["rows"][0] == "input" and len(decoded["r2"]) == len(decoded["rows"])

@@ -52,6 +52,21 @@ def test_two_configs_two_repetitions(storage):
         for agent_id in entry["agent_ids"]:  # every agent is a normal experiment too
             meta = json.loads((storage / "experiments" / agent_id / "meta.json").read_text())
             assert meta["status"] == "finished" and meta["config"]["seed"] in (0, 1)
+    for spec, entry in doc["configs"].items():  # the runs of each config form an experiment group
+        assert entry["experiment_group"] == f"bench-test/{spec}"
+        for agent_id in entry["agent_ids"]:
+            meta = json.loads((storage / "experiments" / agent_id / "meta.json").read_text())
+            assert meta["experiment_group"] == f"bench-test/{spec}"
+    from monitor import create_app  # the monitor compares the groups: the same band as the benchmark's
+    res = create_app(storage).test_client().get("/compare?groups=bench-test/discrete|bench-test/default:lr_pi=1e-3")
+    from monitor_fixtures import page_data
+    groups = {g["label"]: g for g in page_data(res.data)["groups"]}
+    for spec, entry in doc["configs"].items():
+        agg = groups[f"bench-test/{spec}"]["agg"]["iteration"]
+        assert agg["mean"] == pytest.approx(entry["mean"], rel=1e-4)
+        half = np.subtract(entry["ci_high"], entry["mean"])  # scipy's t against the monitor's table
+        assert np.subtract(agg["high"], agg["mean"]) == pytest.approx(half, rel=1e-3, abs=1e-3)
+        assert np.subtract(agg["mean"], agg["low"]) == pytest.approx(half, rel=1e-3, abs=1e-3)
     from monitor.bench import read_benchmark  # the monitor's benchmarks page reads the file
     page = read_benchmark(storage / "benchmarks" / "bench-test.json")
     assert page["error"] is None and [c["band"] for c in page["configs"]] == ["95% CI", "95% CI"]

@@ -16,6 +16,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from dexterity.agent.freezing import freeze_components, parse_components
 from dexterity.agent.policy import Policy
 from dexterity.distributions import default_distribution, get_distribution
 from dexterity.errors import AgentNotFoundError, ConfigError
@@ -56,7 +57,8 @@ def make_distribution(config: dict[str, Any], action_space: gym.Space) -> Any:
 
 def build_brain(config: dict[str, Any], senses: list[Sense], observation_space: gym.Space,
                 action_space: gym.Space, seed: int, rank: int = 0) -> Brain:
-    """Distribution, model (weights initialised from the seed), policy and state normaliser.
+    """Distribution, model (weights initialised from the seed, frozen components frozen), policy and
+    state normaliser.
 
     The policy's sampling stream derives from (seed, rank), so ranks do not share action noise.
     """
@@ -64,6 +66,7 @@ def build_brain(config: dict[str, Any], senses: list[Sense], observation_space: 
     keras.utils.set_random_seed(seed % (2 ** 31))
     distribution = make_distribution(config, action_space)
     model = build_model(config, senses, distribution)
+    freeze_components(model, parse_components(config.get("freeze_components")))
     policy = Policy(model, distribution, int(np.random.SeedSequence([seed, rank, 1]).generate_state(1)[0]))
     state_norm = make_transformer(config.get("state_transformer", "state_normaliser"), senses, config)
     return Brain(policy, state_norm, senses, observation_space, action_space)

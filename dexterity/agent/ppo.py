@@ -19,7 +19,7 @@ from dexterity.agent import checkpoint as ckpt
 from dexterity.agent.learner import Learner, learning_rate
 from dexterity.agent.report import Progress, episode_stats, format_line
 from dexterity.agent.rollout import Gatherer, Rollout, run_episodes
-from dexterity.configs.hp_config import derive_config
+from dexterity.configs.hp_config import defaults, derive_config
 from dexterity.devices import Role, plan_roles
 from dexterity.distributed import Comm
 from dexterity.envpool import EnvPool
@@ -50,8 +50,10 @@ class PPOAgent:
 
     def __init__(self, env_id: str, config: dict[str, Any], comm: Comm | None = None, agent_id: str | None = None,
                  env_kwargs: dict[str, Any] | None = None, plugins: Sequence[str] = (), preset: str | None = None,
-                 write_experiment: bool = True, verbose: bool = True, role: Role | None = None):
+                 write_experiment: bool = True, verbose: bool = True, role: Role | None = None,
+                 experiment_group: str | None = None):
         self.comm = comm or Comm()
+        self.experiment_group = experiment_group  # meta.json `experiment_group` (dexterity.groups)
         self.role = role or plan_roles(self.comm, force_cpu=config["cpu"])
         self.env_id, self.env_kwargs, self.plugins = env_id, pinned_env_kwargs(env_id, env_kwargs), list(plugins)
         self.preset, self.verbose = preset, verbose and self.comm.is_root
@@ -109,7 +111,7 @@ class PPOAgent:
         if clash:
             had = ", ".join(f"{k}={info['config'][k]}" for k in clash)
             raise ConfigError(f"cannot change {', '.join(clash)} of a saved agent (it has {had})")
-        config = derive_config(info["config"], changes)
+        config = derive_config({**defaults(), **info["config"]}, changes)  # parameters added since: defaults
         agent = cls(info["env_id"], config, comm=comm, agent_id=info["agent_id"], env_kwargs=info.get("env_kwargs"),
                     plugins=info.get("plugins", ()), preset=info.get("preset"), **kwargs)
         agent._restore(folder, info)
@@ -117,7 +119,10 @@ class PPOAgent:
 
     def _restore(self, folder: Any, info: dict[str, Any]) -> None:
         self.policy.model.set_weights(ckpt.load_brain(folder, info, self.config).policy.model.get_weights())
-        ckpt.load_optimizer(folder, self.learner.optimizer)
+        if info["config"].get("freeze_components") == self.config["freeze_components"]:
+            ckpt.load_optimizer(folder, self.learner.optimizer)
+        elif self.verbose:  # other trainable variables: the saved Adam moments do not fit
+            print("note: --freeze-components changed since the save: the optimizer state starts afresh")
         norms = ckpt.load_normalisers(folder)
         self.brain.state_norm.load_state_dict(norms.get("state") or {})
         self.reward_norm.load_state_dict(norms.get("reward") or {})
@@ -299,7 +304,8 @@ class PPOAgent:
             "distribution": config["distribution"] or type(self.policy.distribution).name, "shared": config["shared"],
             "host": socket.gethostname(), "created": meta.get("created", utc_now()), "command": " ".join(sys.argv),
             "versions": _versions(), "ranks": self.comm.size, "workers": config["workers"], "status": "running",
-            "resumed_at": resumed, "iterations": iterations, "pid": os.getpid()})
+            "resumed_at": resumed, "iterations": iterations, "pid": os.getpid(),
+            **({"experiment_group": self.experiment_group} if self.experiment_group else {})})
 
     def reward_config(self) -> dict[str, Any] | None:
         """The reward config the env uses (hand tasks), as {"name", "values"}; None for other envs."""

@@ -6,7 +6,8 @@
 
 A CONFIG is a preset name (hp_config presets) optionally followed by `:key=value,key=value`
 changes. Hyperparameter flags (`--workers 4 ...`) apply to every config. Repetition k uses seed
-k. Results go to storage/benchmarks/<NAME>.json (docs/storage.md) and <NAME>.png.
+k. Results go to storage/benchmarks/<NAME>.json (docs/storage.md) and <NAME>.png; the runs of
+config SPEC form experiment group <NAME>/<SPEC> (or <GROUP>/<SPEC> with --experiment-group).
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ import numpy as np
 from dexterity.cli.common import add_config_flags, config_changes, run_main, set_storage
 from dexterity.configs.hp_config import PARAMETERS, derive_config, get_preset
 from dexterity.errors import ConfigError, DexterityError
+from dexterity.groups import benchmark_group
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="also evaluate every trained agent (last weights, frozen normalisers, sampled actions) "
                              "for --eval-episodes episodes; adds eval_returns/eval_mean/eval_std per config")
     parser.add_argument("--eval-episodes", type=int, default=10, help="episodes per evaluation (default 10)")
+    parser.add_argument("--experiment-group", default=None, metavar="GROUP",
+                        help="experiment group of the runs: config SPEC's runs go into GROUP/SPEC "
+                             "(default: the benchmark NAME)")
     parser.add_argument("--plugin", action="append", default=[], metavar="MODULE", help="import MODULE first")
     parser.add_argument("--storage", default=None, help="storage root (default: $DEXTERITY_STORAGE or ./storage)")
     add_config_flags(parser, skip=("seed", "iterations"))
@@ -77,11 +82,13 @@ def confidence_band(curves: np.ndarray) -> dict[str, list[float]]:
 
 
 def train_one(env_id: str, preset: str, config: dict[str, Any], seed: int, cycles: int, comm: Any,
-              plugins: list[str], eval_episodes: int) -> dict[str, Any]:
-    """Train one agent through PPOAgent (all ranks); returns its id, curves and optional evaluation."""
+              plugins: list[str], eval_episodes: int, group: str | None = None) -> dict[str, Any]:
+    """Train one agent through PPOAgent (all ranks) in experiment `group`; returns its id, curves and
+    optional evaluation."""
     from dexterity.agent.ppo import PPOAgent
     config = derive_config(config, {"seed": seed, "iterations": cycles})
-    with PPOAgent(env_id, config, comm=comm, plugins=plugins, preset=preset, verbose=False) as agent:
+    with PPOAgent(env_id, config, comm=comm, plugins=plugins, preset=preset, verbose=False,
+                  experiment_group=group) as agent:
         records = agent.drill()
         out = {"agent_id": agent.agent_id, "threshold": agent.info.get("reward_threshold"),
                "returns": [r.get("rollout/return_mean", float("nan")) for r in records],
@@ -101,10 +108,10 @@ def run(args: argparse.Namespace, comm: Any) -> dict[str, Any]:
                            "repetitions": args.repetitions, "created": utc_now(), "host": socket.gethostname(),
                            "reward_threshold": None, "configs": {}}
     for spec, preset, config in specs:
-        runs = []
+        runs, group = [], benchmark_group(args.experiment_group or args.name, spec)
         for seed in range(args.repetitions):
             result = train_one(args.env, preset, config, seed, args.cycles, comm, args.plugin,
-                               args.eval_episodes if args.evaluate else 0)
+                               args.eval_episodes if args.evaluate else 0, group)
             doc["reward_threshold"] = result["threshold"]
             runs.append(result)
             if comm.is_root:
@@ -112,7 +119,7 @@ def run(args: argparse.Namespace, comm: Any) -> dict[str, Any]:
                 extra = f", evaluation {result['eval_return']:.2f}" if "eval_return" in result else ""
                 print(f"{spec} seed {seed}: agent {result['agent_id']}, final mean return "
                       f"{finals[-1] if finals else float('nan'):.2f}{extra}", flush=True)
-        doc["configs"][spec] = _summarise(runs, args.evaluate)
+        doc["configs"][spec] = {"experiment_group": group, **_summarise(runs, args.evaluate)}
     return doc
 
 
@@ -158,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     check_agent_id(args.name)  # a safe file name
     for spec in args.configs:
         parse_config(spec, config_changes(args))
+        benchmark_group(args.experiment_group or args.name, spec)
     from dexterity import tf_setup
     from dexterity.distributed import make_comm
     from dexterity.envpool import import_plugins

@@ -24,6 +24,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="load a pretrained visual encoder (storage/pretrained/NAME) into the agent")
     parser.add_argument("--export-file", default=None, metavar="PATH",
                         help="after training, export the policy (TF SavedModel with normalisation built in)")
+    parser.add_argument("--experiment-group", default=None, metavar="NAME",
+                        help="put the run into experiment group NAME (meta.json); the monitor filters and "
+                             "compares by group")
     parser.add_argument("--no-monitor", action="store_true", help="write no experiment files for the monitor")
     parser.add_argument("--plugin", action="append", default=[], metavar="MODULE",
                         help="import MODULE first (registers custom envs, models, distributions, rewards)")
@@ -60,6 +63,8 @@ def _env_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _check_flags(args: argparse.Namespace, changes: dict[str, Any]) -> None:
+    from dexterity.groups import check_group
+    check_group(args.experiment_group)
     if args.preload:
         from dexterity.pretrained import check_pretrained  # raises a clear error when missing
         check_pretrained(args.preload)
@@ -73,7 +78,8 @@ def make_agent(args: argparse.Namespace, comm: Any, role: Any = None) -> Any:
     from dexterity.agent.ppo import PPOAgent
     changes = config_changes(args)
     if args.load_from:
-        return PPOAgent.resume(args.load_from, changes, comm=comm, write_experiment=not args.no_monitor, role=role)
+        return PPOAgent.resume(args.load_from, changes, comm=comm, write_experiment=not args.no_monitor, role=role,
+                               experiment_group=args.experiment_group)
     env_kwargs = _env_kwargs(args)
     preset = args.pcon or auto_preset(args.env, env_kwargs, args.plugin)
     env_kwargs = {**preset_env_kwargs(preset), **env_kwargs}  # the preset's training aids, unless set
@@ -81,7 +87,7 @@ def make_agent(args: argparse.Namespace, comm: Any, role: Any = None) -> Any:
     if "tbptt" in changes and config["model"] == "ffn":
         raise ConfigError("--tbptt needs a recurrent model (--model rnn, lstm or gru), not ffn")
     return PPOAgent(args.env, config, comm=comm, env_kwargs=env_kwargs, plugins=args.plugin, preset=preset,
-                    write_experiment=not args.no_monitor, role=role)
+                    write_experiment=not args.no_monitor, role=role, experiment_group=args.experiment_group)
 
 
 def _header(agent: Any) -> str:

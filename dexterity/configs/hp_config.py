@@ -53,6 +53,9 @@ PARAMETERS: dict[str, Param] = {
     "log_std_init": Param(0.0, float, "initial log standard deviation of the gaussian distribution"),
     "bins": Param(11, int, "bins per action dimension for the multi-categorical distribution on continuous spaces",
                   check=lambda x: x >= 2, check_text="at least 2"),
+    "freeze_components": Param(None, str, "comma-separated model components whose weights stay fixed during RL, "
+                                          "e.g. visual_encoder (a layer name or a prefix of layer names)",
+                               nullable=True),
     # data collection
     "workers": Param(8, int, "number of environments; each contributes --horizon steps per cycle", check=_positive,
                      check_text="positive"),

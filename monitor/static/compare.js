@@ -1,4 +1,5 @@
-/* Compare page: return curves of several experiments, grouped by config, mean +- std over seeds. */
+/* Compare page: return curves of several experiments, grouped by config (mean +- std over seeds)
+   or by experiment group (mean and 95% confidence band). */
 "use strict";
 
 (function () {
@@ -18,7 +19,7 @@
     if (agg) {
       traces.push(...bandTraces(agg.x, agg.low, agg.high, hex, lg));
       traces.push({x: agg.x, y: agg.mean, mode: "lines", legendgroup: lg,
-                   name: `${group.label} (mean ± std, ${group.runs.length} runs)`,
+                   name: `${group.label} (mean, ${group.band}, ${group.runs.length} runs)`,
                    line: {color: hex, width: 2.4}});
     }
     if (!agg || showRuns.checked) {

@@ -67,6 +67,11 @@
     rows.forEach(r => { if (!r.hidden) r.querySelector("input.pick").checked = e.target.checked; });
     updateCompare();
   });
+  const groupsBtn = document.getElementById("compare-groups");
+  if (groupsBtn) groupsBtn.addEventListener("click", () => {
+    const shownGroups = Array.from(new Set(rows.filter(r => !r.hidden && r.dataset.group).map(r => r.dataset.group)));
+    window.location.href = groupsBtn.dataset.url + "?groups=" + encodeURIComponent(shownGroups.join("|"));
+  });
   compareBtn.addEventListener("click", () => {
     window.location.href = compareBtn.dataset.url + "?ids=" + encodeURIComponent(picked().join(","));
   });

@@ -123,6 +123,23 @@ def profile_table(seconds: float, rounds: int, stability_steps: int) -> list[dic
     return rows
 
 
+def markdown_table(rows: list[dict]) -> str:
+    """The --profiles rows as the markdown table of docs/environments.md."""
+    lines = ["| profile | settings | env steps/s (x reference) | block rest drift 10 s (mm, rad) | steady-state "
+             "joint error (rad; worst joint vs reference) | fingertip gap over 1 s, free hand / with block (mm) | "
+             "stability (steps, warnings, top joint and block speed) | passes |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in rows:
+        name = f"**{r['profile']}** (default)" if r["default"] else r["profile"]
+        lines.append(
+            f"| {name} | {r['description']} | {r['env_steps_per_s']:.0f} ({r['ratio_to_reference']:.2f}x) | "
+            f"{1e3 * r['rest_position_m']:.1f}, {r['rest_rotation_rad']:.3f} | {r['tracking_mean_rad']:.3f}; "
+            f"{r['tracking_joint_diff_rad']:.4f} | {1e3 * r['free_gap_m']:.1f} / {1e3 * r['block_gap_m']:.1f} | "
+            f"{r['steps'] // 1000}k, {r['warnings'] + r['nonfinite']}, {r['max_joint_speed']:.1f} rad/s, "
+            f"{r['max_block_speed']:.2f} m/s | {'yes' if r['passes'] else 'no'} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=3.0, help="measuring time per task and per rate")
@@ -135,6 +152,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     args = parser.parse_args(argv)
     if args.profiles:
         rows = profile_table(2 * args.seconds, args.rounds, args.stability_steps)
+        print(markdown_table(rows))
         if args.json:
             with open(args.json, "w") as f:
                 json.dump(rows, f, indent=1)

@@ -132,7 +132,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 # Env kwargs a preset trains with unless `--env-kwargs` sets them: training aids (a goal curriculum,
 # the relative goal sense) that leave the task itself, and its evaluation, as they are.
 PRESET_ENV_KWARGS: dict[str, dict[str, Any]] = {
-    "manipulate": {"goal_angle": 0.8, "curriculum": True, "relative_goal": True},
+    "manipulate": {"goal_angle": 0.8, "curriculum": True, "relative_goal": True, "control_period": 0.08},
 }
 
 _LR_SCHEDULES = (None, "exponential", "linear")

@@ -151,3 +151,28 @@ def test_flag_values_are_checked_by_the_parser(storage):
     assert proc.returncode == 2 and "'cosine' is not one of none, exponential, linear" in proc.stderr
     assert "Traceback" not in proc.stderr
     run_script("train.py", "CartPole-v1", "--lr-schedule", "none", "--seed", "none", *SMALL[:2])
+
+
+def test_sigterm_stops_training_like_ctrl_c_and_keeps_the_last_checkpoint(storage):
+    """SLURM and `kill` send SIGTERM: the run ends with exit 143, status interrupted, last checkpoint usable."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import ROOT
+    proc = subprocess.Popen([sys.executable, str(ROOT / "train.py"), "CartPole-v1", "--iterations", "100000",
+                             "--workers", "2", "--horizon", "32", "--batch-size", "32", "--epochs", "1", "--seed", "1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    deadline = time.time() + 300
+    while time.time() < deadline and not list((storage / "saved_models").glob("*/last/agent.json")):
+        time.sleep(0.5)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143 and "terminated (SIGTERM)" in err and "Traceback" not in err, err[-2000:]
+    agent_id = _agent_id(storage)
+    meta = json.loads((storage / "experiments" / agent_id / "meta.json").read_text())
+    assert meta["status"] == "interrupted" and meta["iteration"] >= 1
+    evaluation = run_script("evaluate.py", agent_id, "-n", "2", "--save", "last")
+    assert "2 episodes" in evaluation.stdout

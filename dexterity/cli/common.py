@@ -82,8 +82,19 @@ def _exit(code: int) -> None:
     sys.exit(code)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (e.g. `kill`, or SLURM at the end of a job's time), raised where the main thread is,
+    so that training stops like on Ctrl-C: its last checkpoint kept, its status `interrupted`."""
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated()
+
+
 def run_main(main: Callable[[], int | None]) -> None:
-    """Run a CLI main: user errors -> one line on stderr and exit 2; Ctrl-C -> exit 130."""
+    """Run a CLI main: user errors -> one line on stderr and exit 2; Ctrl-C -> exit 130; SIGTERM -> 143."""
+    import signal
+    signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         code = main()
     except DexterityError as exc:
@@ -92,6 +103,9 @@ def run_main(main: Callable[[], int | None]) -> None:
         if comm is None or comm.is_root:
             print(f"error: {exc}", file=sys.stderr)
         _exit(2)
+    except Terminated:
+        print("\nterminated (SIGTERM)", file=sys.stderr)
+        _exit(143)
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         _exit(130)

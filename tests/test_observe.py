@@ -43,11 +43,21 @@ def test_mp4_stochastic_two_episodes(agent, tmp_path):
     assert "episode 2:" in proc.stdout and "stochastic" in proc.stdout
 
 
+def test_env_kwargs_update_the_saved_ones(agent, tmp_path):
+    root, agent_id = agent
+    out = tmp_path / "reference.gif"
+    proc = run_script("observe.py", agent_id, "--storage", str(root), "--max-steps", "5", "--output", str(out),
+                      "--env-kwargs", '{"physics": "reference", "control_period": 0.08}')
+    assert out.stat().st_size > 1000 and "episode 1: return" in proc.stdout
+
+
 @pytest.mark.parametrize("args,message", [
     (["nope-agent"], "error: "),
     (["--save", "77"], "no save '77'"),
     (["--env", "CartPole-v1"], "action space"),
     (["--output", "x.avi"], ".gif or .mp4"),
+    (["--env-kwargs", "{bad"], "--env-kwargs"),
+    (["--env-kwargs", '{"physics": "slowest"}'], "unknown physics profile"),
 ])
 def test_errors_are_one_line_and_exit_2(agent, args, message):
     root, agent_id = agent

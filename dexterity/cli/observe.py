@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from dexterity.cli.common import run_main, set_storage
+from dexterity.cli.common import parse_env_kwargs, run_main, set_storage
 from dexterity.errors import DexterityError
 
 
@@ -26,6 +26,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="which checkpoint: best, last or an iteration (default: best if saved, else last)")
     parser.add_argument("--stochastic", action="store_true", help="sample actions (default: deterministic mode)")
     parser.add_argument("--env", default=None, help="another env id with the same action space")
+    parser.add_argument("--env-kwargs", default=None, metavar="JSON",
+                        help="update the agent's env kwargs, as JSON (e.g. the full task of a curriculum agent: "
+                             "'{\"curriculum\": false, \"goal_angle\": null}')")
     parser.add_argument("-n", "--episodes", type=int, default=1, help="episodes to show (default 1)")
     parser.add_argument("--output", default=None, metavar="PATH",
                         help="write a video (.mp4 or .gif) instead of opening a window (default without a display: "
@@ -114,6 +117,7 @@ def observe(args: argparse.Namespace) -> tuple[list[dict[str, Any]], Path | None
     kwargs = {**(info.get("env_kwargs") or {}), "render_mode": "human" if window else "rgb_array"}
     if args.env:  # the saved kwargs (reward config ...) belong to the agent's own env, not to the forced one
         kwargs = {"render_mode": kwargs["render_mode"]}
+    kwargs.update(args.env_kwargs_dict)
     frames: list[np.ndarray] | None = None if window else []
     with EnvPool(env_id, 1, args.seed, processes=1, env_kwargs=kwargs, plugins=info.get("plugins", ())) as pool:
         check_compatible(pool, brain, env_id)
@@ -135,6 +139,7 @@ def check_args(args: argparse.Namespace) -> None:
         raise DexterityError("--episodes, --max-steps and --fps must be at least 1")
     if args.output and Path(args.output).suffix.lower() not in (".gif", ".mp4"):
         raise DexterityError(f"--output must end in .gif or .mp4, got {args.output}")
+    args.env_kwargs_dict = parse_env_kwargs(args.env_kwargs)
     args.id = resolve_agent_id(args.id)
 
 

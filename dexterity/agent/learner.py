@@ -29,7 +29,11 @@ def to_sequences(array: np.ndarray, length: int) -> np.ndarray:
 
 
 def learning_rate(config: dict[str, Any], iteration: int) -> float:
-    """The learning rate of cycle `iteration` under the config's schedule."""
+    """The learning rate of cycle `iteration` (0-based) under the config's schedule.
+
+    The linear schedule decays to 0 at the run's target, `config["iterations"]` (PPOAgent.drill
+    sets it to the cycle it trains to, also when resuming with more iterations).
+    """
     lr = config["lr_pi"]
     if config["lr_schedule"] == "exponential":
         return lr * config["lr_decay"] ** iteration

@@ -149,11 +149,17 @@ class PPOAgent:
     # ---- the training loop -------------------------------------------------------------------
 
     def drill(self, iterations: int | None = None) -> list[dict[str, Any]]:
-        """Train until cycle `iterations` (default: the config's); returns this run's records."""
+        """Train until cycle `iterations` (default: the config's); returns this run's records.
+
+        `iterations` becomes the run's target, `config["iterations"]`: the learning-rate schedule
+        and the saved config use it, so a run drilled past its config never trains at lr 0.
+        """
         iterations = iterations or self.config["iterations"]
         if iterations <= self.iteration:
             raise ConfigError(f"agent {self.agent_id} is already at cycle {self.iteration}; "
                               f"ask for more --iterations than that")
+        if iterations != self.config["iterations"]:
+            self.config = derive_config(self.config, {"iterations": iterations})
         self._start_log(iterations)
         progress = Progress(self.verbose and self.comm.size == 1)
         records, status, start = [], "failed", time.perf_counter()

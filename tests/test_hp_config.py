@@ -42,7 +42,6 @@ def test_mujoco_preset_matches_the_benchmark_setting():
     ({"shared": 1}, "shared"),
     ({"batch_size": 10_000}, "larger than the data"),
     ({"batch_size": 48}, "must divide"),
-    ({"model": "gru", "tbptt": 5}, "multiple of tbptt"),
 ])
 def test_invalid_configs_raise_clear_errors(changes, message):
     with pytest.raises(ConfigError, match=message):

@@ -20,6 +20,7 @@ from dexterity.agent.learner import Learner, learning_rate
 from dexterity.agent.report import Progress, episode_stats, format_line
 from dexterity.agent.rollout import Gatherer, Rollout, run_episodes
 from dexterity.configs.hp_config import defaults, derive_config
+from dexterity.configs.layout import envs_per_rank, minibatch_plan
 from dexterity.devices import Role, plan_roles
 from dexterity.distributed import Comm
 from dexterity.envpool import EnvPool
@@ -62,12 +63,7 @@ class PPOAgent:
         self.config = config
         self.agent_id = self.comm.bcast(agent_id or new_agent_id())
         self.log = ExperimentLog(self.agent_id) if (write_experiment and self.comm.is_root) else None
-        if config["workers"] % self.comm.size:
-            raise ConfigError(f"--workers {config['workers']} cannot be spread evenly over {self.comm.size} ranks")
-        self.n_envs = config["workers"] // self.comm.size
-        if (self.n_envs * config["horizon"]) % config["batch_size"]:
-            raise ConfigError(f"batch_size {config['batch_size']} must divide each rank's data "
-                              f"({self.n_envs} envs x {config['horizon']} steps)")
+        self.n_envs = envs_per_rank(config, self.comm.size)
         self.iteration, self.frames, self.wall_offset, self.best_return = 0, 0, 0.0, -np.inf
         self.history: list[dict[str, Any]] = []
         seed, rank = config["seed"], self.comm.rank
@@ -89,8 +85,10 @@ class PPOAgent:
                                       self.comm.rank)
         self.policy = self.brain.policy
         self.reward_norm = make_transformer(config["reward_transformer"], self.n_envs, config)
+        shares = self.role.shares or (1,) * len(self.role.optimiser_ranks)
+        plan = minibatch_plan(config, self.policy.recurrent, shares, self.role.share_index())
         learner_comm = self.comm.split(self.role.optimiser_ranks)
-        self.learner = Learner(self.policy, config, learner_comm, seed + 7919 * (self.comm.rank + 1))
+        self.learner = Learner(self.policy, config, learner_comm, seed + 7919 * (self.comm.rank + 1), plan)
         self.gatherer = Gatherer(pool, self.policy, self.brain.state_norm, self.reward_norm, config["horizon"])
         self._broadcast_weights()
 

@@ -84,8 +84,6 @@ def make_agent(args: argparse.Namespace, comm: Any, role: Any = None) -> Any:
     preset = args.pcon or auto_preset(args.env, env_kwargs, args.plugin)
     env_kwargs = {**preset_env_kwargs(preset), **env_kwargs}  # the preset's training aids, unless set
     config = derive_config(get_preset(preset), changes)
-    if "tbptt" in changes and config["model"] == "ffn":
-        raise ConfigError("--tbptt needs a recurrent model (--model rnn, lstm or gru), not ffn")
     return PPOAgent(args.env, config, comm=comm, env_kwargs=env_kwargs, plugins=args.plugin, preset=preset,
                     write_experiment=not args.no_monitor, role=role, experiment_group=args.experiment_group)
 
@@ -125,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
             preload_encoder(agent.policy.model, args.preload)
         if comm.is_root:
             print(_header(agent), flush=True)
+            if "tbptt" in config_changes(args) and not agent.policy.recurrent:
+                print("note: --tbptt has no effect: the model has no recurrent state", file=sys.stderr)
         agent.drill()
         if args.export_file and comm.is_root:
             from dexterity.agent.export import export_policy

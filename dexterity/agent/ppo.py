@@ -25,7 +25,7 @@ from dexterity.devices import Role, plan_roles
 from dexterity.distributed import Comm
 from dexterity.envpool import EnvPool
 from dexterity.environments import pinned_env_kwargs
-from dexterity.errors import ConfigError
+from dexterity.errors import ConfigError, StorageError
 from dexterity.storage import ExperimentLog, models_dir, new_agent_id, utc_now
 from dexterity.transformers import make_transformer
 
@@ -177,7 +177,11 @@ class PPOAgent:
         finally:
             progress.clear()
             if self.log is not None:
-                self.log.update_meta(status=status, iteration=self.iteration, frames=self.frames)
+                try:
+                    self.log.update_meta(status=status, iteration=self.iteration, frames=self.frames)
+                except StorageError:
+                    if status == "finished":
+                        raise  # otherwise the error in flight (e.g. a failed checkpoint) is the one to report
         return records
 
     def cycle(self, progress: Progress | None = None) -> dict[str, Any]:

@@ -107,6 +107,9 @@ def main(argv: list[str] | None = None) -> int:
     from dexterity.devices import apply_role, cpu_threads, gpu_ids, plan_roles
     from dexterity.distributed import make_comm
     comm = make_comm()
+    if comm.is_root:  # rank 0 writes checkpoints and monitor files
+        from dexterity.storage import check_writable
+        check_writable()  # one clear line now, not a traceback after the envs are built
     cpu = bool(changes.get("cpu"))
     role = plan_roles(comm, force_cpu=cpu)
     apply_role(role, gpus_present=bool(gpu_ids()) and not cpu)

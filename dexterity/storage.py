@@ -185,8 +185,8 @@ def write_folder_atomically(target: Path, fill: Callable[[Path], None]) -> None:
 class ExperimentLog:
     """meta.json and progress.jsonl of one experiment (written by rank 0 only)."""
 
-    def __init__(self, agent_id: str):
-        self.dir = experiment_dir(agent_id)
+    def __init__(self, agent_id: str, folder: Path | None = None):
+        self.dir = Path(folder) if folder is not None else experiment_dir(agent_id)
         self.meta_path = self.dir / "meta.json"
         self.progress_path = self.dir / "progress.jsonl"
 

@@ -2,7 +2,9 @@
 
 Where GPUs exist, each node gets one optimising rank per GPU (the node's lowest local ranks);
 the node's other ranks only gather, hide every GPU from TensorFlow and send their rollouts to an
-optimising rank of their node (round robin). Where there are no GPUs, or with `--cpu`, every rank
+optimising rank of their node (round robin). Optimisers may then hold unequal data (3 ranks, 2
+optimisers: 2 shares and 1): `dexterity.configs.layout.minibatch_plan` gives each a part of the
+global minibatch in proportion, so all run the same number of steps. Where there are no GPUs, or with `--cpu`, every rank
 gathers and optimises. The variable `DEXTERITY_OPTIMISERS_PER_NODE` forces the number of
 optimising ranks per node (on CPUs too), e.g. to test the gather-only path.
 """
@@ -27,6 +29,11 @@ class Role:
     optimiser_ranks: tuple[int, ...]
     gpu: str | None
     local_ranks: int = 1            # ranks on this rank's node
+    shares: tuple[int, ...] = ()    # per optimiser (in optimiser_ranks order): ranks whose data it trains on
+
+    def share_index(self) -> int:
+        """This optimiser's position in `optimiser_ranks` (and `shares`)."""
+        return self.optimiser_ranks.index(self.optimiser_rank)
 
 
 def gpu_ids() -> list[str]:
@@ -66,10 +73,11 @@ def plan_roles(comm: Comm, force_cpu: bool = False) -> Role:
             gpu_of.update({rank: ids[i] for i, rank in enumerate(optimisers) if rank == comm.rank})
     me = comm.rank
     optimiser_ranks = tuple(sorted(set(optimiser_of.values())))
+    shares = tuple(sum(1 for o in optimiser_of.values() if o == opt) for opt in optimiser_ranks)
     return Role(optimiser=optimiser_of[me] == me, optimiser_rank=optimiser_of[me],
                 gatherers=tuple(r for r, o in sorted(optimiser_of.items()) if o == me and r != me),
                 optimiser_ranks=optimiser_ranks, gpu=gpu_of.get(me),
-                local_ranks=len(by_host[table[me][0]]))
+                local_ranks=len(by_host[table[me][0]]), shares=shares)
 
 
 def apply_role(role: Role, gpus_present: bool) -> None:

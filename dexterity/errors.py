@@ -13,5 +13,9 @@ class AgentNotFoundError(DexterityError):
     """No saved agent under the requested id, or its files are missing or corrupt."""
 
 
+class StorageError(DexterityError):
+    """The storage folder cannot be created or written (a path under a file, read-only, disk full)."""
+
+
 class EnvironmentError_(DexterityError):
     """An environment id that cannot be made, or an env incompatible with the chosen options."""

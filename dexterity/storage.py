@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
-from dexterity.errors import AgentNotFoundError
+from dexterity.errors import AgentNotFoundError, StorageError
 
 AGENT_ID_PATTERN = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_.-]*$")
 
@@ -88,17 +88,52 @@ def _clean(obj: Any) -> Any:
     return obj
 
 
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call write(tmp_path) then rename tmp_path over path (same folder, so the rename is atomic)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
+def _reason(exc: OSError) -> str:
+    """An OSError as a short phrase: 'No space left on device: /path'."""
+    text = exc.strerror or str(exc) or type(exc).__name__
+    return f"{text}: {exc.filename}" if exc.filename else text
+
+
+def _make_folder(folder: Path) -> None:
+    """mkdir -p, with a StorageError (one clear line) when it cannot be created."""
     try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StorageError(f"cannot create the folder {folder} ({_reason(exc)}); "
+                           f"choose another --storage or DEXTERITY_STORAGE") from None
+
+
+def check_writable(root: Path | None = None) -> Path:
+    """Create the storage root if needed and write a probe file in it; StorageError if that fails."""
+    root = Path(root) if root is not None else storage_root()
+    _make_folder(root)
+    try:
+        with tempfile.TemporaryFile(dir=root):
+            pass
+    except OSError as exc:
+        raise StorageError(f"cannot write in the storage folder {root} ({_reason(exc)}); "
+                           f"choose another --storage or DEXTERITY_STORAGE") from None
+    return root
+
+
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Call write(tmp_path) then rename tmp_path over path (same folder, so the rename is atomic).
+
+    A failure (disk full, read-only folder) leaves `path` as it was and raises StorageError.
+    """
+    _make_folder(path.parent)
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        os.close(fd)
         write(Path(tmp))
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    except OSError as exc:
+        raise StorageError(f"could not write {path} ({_reason(exc)}); "
+                           f"{'the previous file is intact' if path.exists() else 'nothing was written'}") from None
+    finally:
+        if tmp is not None and Path(tmp).exists():
+            Path(tmp).unlink(missing_ok=True)
 
 
 def write_json(path: Path, obj: Any) -> None:
@@ -116,28 +151,42 @@ def read_json(path: Path, what: str) -> Any:
 
 
 def write_folder_atomically(target: Path, fill: Callable[[Path], None]) -> None:
-    """Fill a fresh temporary folder, then swap it in for `target` (a crash leaves the old one)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    """Fill a fresh temporary folder, then swap it in for `target` (a crash leaves the old one).
+
+    A failure to write (disk full, read-only folder) leaves the previous `target` in place and
+    raises StorageError saying so.
+    """
+    _make_folder(target.parent)
     tmp = target.parent / f".{target.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
+    old = target.parent / f".{target.name}.old-{os.getpid()}"
     try:
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
         fill(tmp)
+        if target.exists():
+            os.replace(target, old)
+        try:
+            os.replace(tmp, target)
+        except OSError:
+            if old.exists() and not target.exists():
+                os.replace(old, target)  # put the previous one back
+            raise
+    except OSError as exc:
+        previous = "the previous one is intact" if target.exists() else "there was no previous one"
+        raise StorageError(f"could not write {target} ({_reason(exc)}); {previous}") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    old = target.parent / f".{target.name}.old-{os.getpid()}"
-    if target.exists():
-        os.replace(target, old)
-    os.replace(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     shutil.rmtree(old, ignore_errors=True)
 
 
 class ExperimentLog:
     """meta.json and progress.jsonl of one experiment (written by rank 0 only)."""
 
-    def __init__(self, agent_id: str):
-        self.dir = experiment_dir(agent_id)
+    def __init__(self, agent_id: str, folder: Path | None = None):
+        self.dir = Path(folder) if folder is not None else experiment_dir(agent_id)
         self.meta_path = self.dir / "meta.json"
         self.progress_path = self.dir / "progress.jsonl"
 
@@ -153,10 +202,8 @@ class ExperimentLog:
         self.write_meta(meta)
 
     def append_progress(self, record: dict[str, Any]) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
         line = json.dumps({k: v for k, v in _clean(record).items() if v is not None})
-        with open(self.progress_path, "a") as f:
-            f.write(line + "\n")
+        _append_line(self.progress_path, line)
 
     def read_progress(self) -> list[dict[str, Any]]:
         """Every complete record (a half-written last line is skipped)."""
@@ -176,6 +223,14 @@ class ExperimentLog:
         atomic_write(self.progress_path, lambda tmp: tmp.write_text("".join(json.dumps(r) + "\n" for r in kept)))
 
     def append_evaluation(self, record: dict[str, Any]) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        with open(self.dir / "evaluations.jsonl", "a") as f:
-            f.write(json.dumps(_clean(record)) + "\n")
+        _append_line(self.dir / "evaluations.jsonl", json.dumps(_clean(record)))
+
+
+def _append_line(path: Path, line: str) -> None:
+    """Append one line (StorageError when the folder cannot be made or the disk is full)."""
+    _make_folder(path.parent)
+    try:
+        with open(path, "a") as f:
+            f.write(line + "\n")
+    except OSError as exc:
+        raise StorageError(f"could not append to {path} ({_reason(exc)})") from None

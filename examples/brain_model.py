@@ -52,8 +52,6 @@ class LeakyRecurrentLayer:
 class BrainModel(BaseModel):
     """Sensory areas -> association -> leaky motor layer -> policy; association + asymmetric -> critic."""
 
-    recurrent = True
-
     def __init__(self, senses: list[Sense], distribution: Any, tau: float = TAU):
         super().__init__(senses, distribution)
         self.vectors, self.images, self.asymmetric = split_senses(senses)

@@ -21,9 +21,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="interface to listen on (default 127.0.0.1: this machine only; "
                              "use an SSH tunnel to look from elsewhere)")
     parser.add_argument("--port", type=int, default=5000, help="port (default 5000)")
+    parser.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                        help="also answer requests addressed to NAME (a tunnel's or reverse proxy's "
+                             "host name); 127.0.0.1, localhost and --host are always answered")
     parser.add_argument("--debug", action="store_true",
                         help="Flask debug mode (never on a shared machine: it allows code execution)")
     return parser.parse_args(argv)
+
+
+def allowed_hosts(args: argparse.Namespace) -> list[str]:
+    """Host names the monitor answers besides 127.0.0.1/localhost: --host and every --allow-host."""
+    return [h for h in dict.fromkeys([args.host, *args.allow_host]) if h not in ("0.0.0.0", "::", "")]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,8 +41,11 @@ def main(argv: list[str] | None = None) -> int:
     if not (root / "experiments").is_dir():
         print(f"[monitor] note: {root.resolve()}/experiments does not exist (yet); "
               "the overview stays empty until a run writes there", file=sys.stderr)
-    app = create_app(root)
+    app = create_app(root, allowed_hosts(args))
     print(f"[monitor] storage {root.resolve()} -> http://{args.host}:{args.port}/", file=sys.stderr)
+    if args.host in ("0.0.0.0", "::", ""):
+        print(f"[monitor] listening on every interface, but answering only requests for "
+              f"{', '.join(allowed_hosts(args))} (add names with --allow-host)", file=sys.stderr)
     app.run(host=args.host, port=args.port, debug=args.debug, threaded=True, use_reloader=False)
     return 0
 

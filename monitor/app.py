@@ -7,6 +7,8 @@ import os
 import threading
 from importlib import metadata
 from pathlib import Path
+from typing import Iterable
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, request, url_for
 
@@ -64,10 +66,27 @@ def asset_url(filename: str) -> str:
     return url_for("static", filename=filename, v=version)
 
 
-def create_app(storage_root: Path | str) -> Flask:
-    """The monitor app reading ``storage_root`` (the folder holding ``experiments/``)."""
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def host_name(host: str) -> str:
+    """The name part of a Host header ("localhost:5000" -> "localhost", "[::1]:5000" -> "::1")."""
+    try:
+        return (urlsplit("//" + host).hostname or "").lower()
+    except ValueError:  # e.g. a malformed IPv6 literal
+        return ""
+
+
+def create_app(storage_root: Path | str, hosts: Iterable[str] = ()) -> Flask:
+    """The monitor app reading ``storage_root`` (the folder holding ``experiments/``).
+
+    It answers only requests whose Host header names the monitor: 127.0.0.1, localhost, ::1 and
+    ``hosts`` (the ``--host`` it serves on and ``--allow-host`` names). Any other Host (a page
+    on another site reaching the monitor through a rebound DNS name) gets 403.
+    """
     from .views import bp
 
+    allowed = {host_name(h) or h.lower() for h in (*LOCAL_HOSTS, *hosts)}
     app = Flask(__name__)
     app.extensions["dexterity_storage"] = Storage(storage_root)
     app.config["JSON_SORT_KEYS"] = False
@@ -79,6 +98,13 @@ def create_app(storage_root: Path | str) -> Flask:
     def globals_for_templates() -> dict:
         return {"plotly_version": plotly_version(), "storage_root": str(Path(storage_root)),
                 "asset": asset_url}
+
+    @app.before_request
+    def refuse_unknown_hosts() -> Response | None:
+        if host_name(request.host) not in allowed:
+            return Response(f"403: host {request.host!r} is not served here; start the monitor with "
+                            f"--allow-host NAME to allow it\n", status=403, mimetype="text/plain")
+        return None
 
     @app.after_request
     def security_headers(response: Response) -> Response:

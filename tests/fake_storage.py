@@ -1,7 +1,10 @@
 """Generate fake experiments and benchmark results in the storage format (docs/storage.md).
 
 Used by the monitor tests and by ``benchmarks/monitor_load.py``. Everything is deterministic
-for a given seed; nothing here needs TensorFlow or an environment.
+for a given seed; nothing here needs TensorFlow or an environment. The schema is the trainer's:
+configs come from ``make_config`` (the trainer's config, unknown keys refused), files are written
+by the trainer's writer (``dexterity.storage.ExperimentLog``), and ``tests/test_monitor_real.py``
+checks the meta and record keys written here against those of a real training run.
 """
 from __future__ import annotations
 
@@ -11,13 +14,12 @@ import random
 from pathlib import Path
 from typing import Any
 
-DEFAULT_CONFIG: dict[str, Any] = {
-    "seed": 0, "lr": 3e-4, "lr_schedule": "linear", "gamma": 0.99, "lam": 0.95,
-    "clip": 0.2, "clip_value": True, "epochs": 10, "minibatch_size": 64, "horizon": 2048,
-    "workers": 8, "entropy_coef": 0.0, "value_coef": 0.5, "max_grad_norm": 0.5,
-    "target_kl": None, "architecture": "simple", "model": "ffn", "distribution": "gaussian",
-    "normalise_states": True, "normalise_rewards": True,
-}
+from dexterity.configs.hp_config import make_config
+from dexterity.storage import ExperimentLog, write_json
+
+# what train.py writes for `--pcon mujoco`-like runs (2048 transitions per cycle)
+DEFAULT_CONFIG: dict[str, Any] = make_config(seed=0, lr_schedule="linear", workers=8, horizon=256,
+                                             distribution="gaussian")
 
 # 1x1 pixel GIF (header, logical screen, 2-colour table, image descriptor, LZW data, trailer).
 TINY_GIF = (b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff"
@@ -47,11 +49,11 @@ def _record(i: int, rng: random.Random, threshold: float, horizon: int,
         "train/entropy": 1.4 - 0.8 * progress, "train/approx_kl": 0.01 * rng.random(),
         "train/clip_fraction": 0.1 + 0.1 * rng.random(), "train/grad_norm": 0.5 * rng.random(),
         "train/explained_variance": progress * 0.9, "train/lr": 3e-4 * (1 - i / 5000),
-        "train/epochs_done": 10, "norm/state_mean": 0.1 * progress,
+        "train/epochs_done": 10, "train/steps": 320, "norm/state_mean": 0.1 * progress,
         "norm/state_std": 1 + progress, "norm/reward_std": 3 - progress,
         "time/steps_per_s": horizon / (gather + optimise), "time/gather_s": gather,
         "time/optimise_s": optimise, "time/comm_s": 0.01, "time/cycle_s": gather + optimise,
-        "memory/rss_mb": 800 + i * 0.05, "dist/ranks": 1, "dist/workers": 8,
+        "memory/rss_mb": 800 + i * 0.05, "dist/ranks": 1, "dist/workers": 8, "dist/optimisers": 1,
     }
     if success:
         rec["rollout/success_rate"] = progress * rng.random()
@@ -65,15 +67,16 @@ def _record(i: int, rng: random.Random, threshold: float, horizon: int,
 def write_progress(path: Path, cycles: int, seed: int = 0, threshold: float = 475.0,
                    horizon: int = 2048, success: bool = False, eval_every: int = 0,
                    start: int = 0, tau: float = 60.0) -> float:
-    """Write (or append) ``cycles`` records to ``path``; return the best mean return written."""
+    """Append ``cycles`` records to ``path`` (an experiment's progress.jsonl) with the trainer's writer;
+    return the best mean return written."""
     rng = random.Random(seed * 1000003 + start)
-    lines, best = [], -math.inf
+    log = ExperimentLog(Path(path).parent.name, folder=Path(path).parent)
+    assert log.progress_path == Path(path), "write_progress writes an experiment's progress.jsonl"
+    best = -math.inf
     for i in range(start, start + cycles):
         rec = _record(i, rng, threshold, horizon, success, eval_every, tau)
         best = max(best, rec["rollout/return_mean"])
-        lines.append(json.dumps(rec))
-    with open(path, "a", encoding="utf-8") as f:
-        f.write("\n".join(lines) + ("\n" if lines else ""))
+        log.append_progress(rec)
     return best
 
 
@@ -87,9 +90,9 @@ def make_experiment(root: Path | str, agent_id: str | None = None, *, index: int
     """Create ``experiments/<id>`` (and ``saved_models/<id>/best``) under ``root``; return the id."""
     root = Path(root)
     agent_id = agent_id or agent_id_for(index, seed)
-    cfg = dict(DEFAULT_CONFIG, **(config or {}), seed=seed)
+    cfg = make_config(**{**DEFAULT_CONFIG, **(config or {}), "seed": seed})  # the trainer's keys only
     exp = root / "experiments" / agent_id
-    exp.mkdir(parents=True, exist_ok=True)
+    log = ExperimentLog(agent_id, folder=exp)
     meta = {
         "agent_id": agent_id, "env_id": env_id, "reward_threshold": threshold, "config": cfg,
         "preset": preset, "reward_config": reward_config,
@@ -99,18 +102,17 @@ def make_experiment(root: Path | str, agent_id: str | None = None, *, index: int
                    f"{agent_id[11:13]}:{agent_id[13:15]}Z",
         "updated": "2026-11-24T12:00:00Z", "command": f"train.py {env_id} --workers 8",
         "versions": {"dexterity": "0.1.0", "python": "3.11"}, "ranks": 1, "workers": 8,
-        "status": status, "resumed_at": list(resumed_at),
+        "status": status, "resumed_at": list(resumed_at), "iterations": cycles, "pid": 1,
+        "env_kwargs": {},
     }
-    (exp / "meta.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
-    tau = 60.0 / max(0.3, 1.0 + math.log10(cfg["lr"] / 3e-4))  # larger lr learns faster here
+    log.write_meta(meta)
+    tau = 60.0 / max(0.3, 1.0 + math.log10(cfg["lr_pi"] / 3e-4))  # larger lr learns faster here
     best = write_progress(exp / "progress.jsonl", cycles, seed, threshold or 100.0,
                           success=success, eval_every=eval_every, tau=tau)
     if checkpoint and cycles:
-        ckpt = root / "saved_models" / agent_id / "best"
-        ckpt.mkdir(parents=True, exist_ok=True)
-        (ckpt / "agent.json").write_text(json.dumps({
-            "agent_id": agent_id, "iteration": cycles - 1, "env_id": env_id,
-            "best_return": best, "format": 1}), encoding="utf-8")
+        write_json(root / "saved_models" / agent_id / "best" / "agent.json", {
+            "agent_id": agent_id, "iteration": cycles - 1, "env_id": env_id, "config": cfg,
+            "best_return": best, "format": 1})
     if gifs:
         _write_gifs(exp / "gifs", gifs, max(cycles, 1))
     if evaluations:
@@ -183,7 +185,7 @@ def make_storage(root: Path | str, experiments: int = 500, cycles: int = 1000) -
     for k in range(experiments):
         lr = (3e-4, 1e-3, 3e-3)[k // 3 % 3]
         ids.append(make_experiment(
-            root, index=k, seed=k % 3, cycles=cycles, config={"lr": lr},
+            root, index=k, seed=k % 3, cycles=cycles, config={"lr_pi": lr},
             env_id=("CartPole-v1", "HalfCheetah-v5")[k // 9 % 2],
             status="running" if k % 17 == 0 else "finished"))
     make_benchmark(root)

@@ -18,7 +18,7 @@ def root(tmp_path: Path) -> Path:
     make_experiment(r, "exp-a", cycles=40, seed=0, gifs=2, evaluations=2, eval_every=10,
                     resumed_at=(0, 20), reward_config=reward)
     make_experiment(r, "exp-b", index=1, cycles=30, seed=1, reward_config=reward)
-    make_experiment(r, "exp-c", index=2, cycles=35, seed=0, config={"lr": 1e-3})
+    make_experiment(r, "exp-c", index=2, cycles=35, seed=0, config={"lr_pi": 1e-3})
     make_benchmark(r, cycles=10)
     return r
 

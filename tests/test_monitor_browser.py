@@ -38,7 +38,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     root = tmp_path_factory.mktemp("browser") / "storage"
     make_experiment(root, "run-a", cycles=60, seed=0, gifs=1, evaluations=2, eval_every=10,
                     resumed_at=(0, 30))
-    make_experiment(root, "run-b", index=1, cycles=50, seed=0, config={"lr": 1e-3})
+    make_experiment(root, "run-b", index=1, cycles=50, seed=0, config={"lr_pi": 1e-3})
     make_experiment(root, "live", index=2, cycles=20, seed=1, status="running")
     make_benchmark(root, cycles=20)
     app = create_app(root)

@@ -42,6 +42,25 @@ def test_two_ranks_end_with_identical_weights(model, optimisers):
     assert "WEIGHTS IDENTICAL" in proc.stdout
 
 
+def test_three_ranks_two_optimisers_with_unequal_data_take_the_same_steps():
+    """Rank 2 only gathers, for rank 0: rank 0 trains on twice rank 1's data. Both take a share of the
+    global minibatch in proportion (32 + 16 of 48), so both run 4 steps per epoch; before, rank 0 ran
+    twice as many allreduces as rank 1 (a hang or MPI_ERR_TRUNCATE)."""
+    proc = mpirun("tests/mpi/identical_weights_check.py", "ffn", "6", "48", ranks=3, timeout=240,
+                  env_vars={"DEXTERITY_OPTIMISERS_PER_NODE": "2"})
+    assert "WEIGHTS IDENTICAL" in proc.stdout
+    assert "OPTIMISER STEPS 16 16" in proc.stdout  # 2 cycles x 2 epochs x 4 steps (192 / 48)
+
+
+def test_batch_size_is_global_one_and_two_ranks_take_the_same_steps():
+    """--batch-size is the global minibatch: 4 envs x 32 steps / 32 = 4 steps per epoch on 1 rank and on 2."""
+    one = subprocess.run([sys.executable, "tests/mpi/identical_weights_check.py", "gru", "4", "32"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=300)
+    assert "OPTIMISER STEPS 16" in one.stdout, one.stderr[-2000:]
+    two = mpirun("tests/mpi/identical_weights_check.py", "gru", "4", "32")
+    assert "OPTIMISER STEPS 16 16" in two.stdout
+
+
 @pytest.mark.parametrize("extra", [[], ["--model", "gru", "--tbptt", "8"]], ids=["ffn", "gru"])
 def test_train_py_under_mpirun(storage, extra):
     proc = mpirun("train.py", "Pendulum-v1", "--iterations", "2", *SMALL, *extra)

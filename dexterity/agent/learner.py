@@ -15,6 +15,7 @@ import tensorflow as tf
 from dexterity.agent.losses import ppo_loss
 from dexterity.agent.policy import Policy, reset_state
 from dexterity.agent.rollout import Rollout
+from dexterity.configs.layout import Minibatches
 from dexterity.distributed import Comm
 
 METRICS = ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction", "grad_norm")
@@ -29,7 +30,11 @@ def to_sequences(array: np.ndarray, length: int) -> np.ndarray:
 
 
 def learning_rate(config: dict[str, Any], iteration: int) -> float:
-    """The learning rate of cycle `iteration` under the config's schedule."""
+    """The learning rate of cycle `iteration` (0-based) under the config's schedule.
+
+    The linear schedule decays to 0 at the run's target, `config["iterations"]` (PPOAgent.drill
+    sets it to the cycle it trains to, also when resuming with more iterations).
+    """
     lr = config["lr_pi"]
     if config["lr_schedule"] == "exponential":
         return lr * config["lr_decay"] ** iteration
@@ -39,11 +44,17 @@ def learning_rate(config: dict[str, Any], iteration: int) -> float:
 
 
 class Learner:
-    """Owns the optimizer; `optimise(rollout, lr)` runs the configured PPO epochs."""
+    """Owns the optimizer; `optimise(rollout, lr)` runs the configured PPO epochs.
 
-    def __init__(self, policy: Policy, config: dict[str, Any], comm: Comm, seed: int):
+    `plan` (dexterity.configs.layout) says how this optimiser cuts its data into minibatches; by
+    default it is the only optimiser, with `batch_size` transitions per step.
+    """
+
+    def __init__(self, policy: Policy, config: dict[str, Any], comm: Comm, seed: int,
+                 plan: Minibatches | None = None):
         self.policy, self.config, self.comm = policy, config, comm
-        self.length = config["tbptt"] if policy.recurrent else 1
+        self.plan = plan
+        self.length = plan.length if plan is not None else (config["tbptt"] if policy.recurrent else 1)
         self.variables = policy.model.trainable_variables
         self.optimizer = keras.optimizers.Adam(learning_rate=config["lr_pi"], epsilon=1e-5)
         self.optimizer.build(self.variables)
@@ -76,6 +87,8 @@ class Learner:
         if self.comm.size == 1:
             return grads
         flat = tf.concat([tf.reshape(g, [-1]) for g in grads], axis=0)
+        if self.plan is not None and self.plan.weight != 1.0:  # this optimiser's share of the global minibatch
+            flat = flat * self.plan.weight
         flat = tf.numpy_function(self.comm.allreduce_mean, [flat], tf.float32)
         sizes = [int(np.prod(g.shape)) for g in grads]
         return [tf.reshape(part, g.shape) for part, g in zip(tf.split(flat, sizes), grads)]
@@ -115,10 +128,10 @@ class Learner:
         self.optimizer.learning_rate = lr
         data = self.prepare(rollout)
         n_seq = int(data["log_probs"].shape[0])
-        per_batch = self.config["batch_size"] // self.length
+        per_batch, steps = self._minibatches(n_seq)
         results, epochs = [], 0
         for _ in range(self.config["epochs"]):
-            order = self.rng.permutation(n_seq)[: n_seq - n_seq % per_batch].reshape(-1, per_batch)
+            order = self.rng.permutation(n_seq)[: steps * per_batch].reshape(steps, per_batch)
             metrics = self._epoch(data, tf.constant(order, tf.int32)).numpy()
             results.append(metrics)
             epochs += 1
@@ -127,4 +140,13 @@ class Learner:
                 break
         means = self.comm.allreduce_mean(np.concatenate(results).mean(axis=0))
         return {**{f"train/{m}": float(v) for m, v in zip(METRICS, means)}, "train/epochs_done": epochs,
-                "train/lr": lr}
+                "train/steps": epochs * steps, "train/lr": lr}
+
+    def _minibatches(self, n_seq: int) -> tuple[int, int]:
+        """(sequences per minibatch, minibatch steps per epoch) for `n_seq` sequences of data."""
+        if self.plan is None:
+            per_batch = self.config["batch_size"] // self.length
+            return per_batch, n_seq // per_batch
+        if n_seq != self.plan.rows * self.plan.steps:  # a layout bug: the allreduces would not match
+            raise RuntimeError(f"optimiser holds {n_seq} sequences, planned {self.plan.rows} x {self.plan.steps}")
+        return self.plan.rows, self.plan.steps

@@ -43,7 +43,7 @@ class Policy:
 
     @property
     def recurrent(self) -> bool:
-        return bool(self.model.state_sizes())
+        return self.model.recurrent
 
     def initial_state(self, batch: int) -> list[np.ndarray]:
         return [np.zeros((batch, size), np.float32) for size in self.model.state_sizes()]

@@ -20,11 +20,12 @@ from dexterity.agent.learner import Learner, learning_rate
 from dexterity.agent.report import Progress, episode_stats, format_line
 from dexterity.agent.rollout import Gatherer, Rollout, run_episodes
 from dexterity.configs.hp_config import defaults, derive_config
+from dexterity.configs.layout import envs_per_rank, minibatch_plan
 from dexterity.devices import Role, plan_roles
 from dexterity.distributed import Comm
 from dexterity.envpool import EnvPool
 from dexterity.environments import pinned_env_kwargs
-from dexterity.errors import ConfigError
+from dexterity.errors import ConfigError, StorageError
 from dexterity.storage import ExperimentLog, models_dir, new_agent_id, utc_now
 from dexterity.transformers import make_transformer
 
@@ -62,12 +63,7 @@ class PPOAgent:
         self.config = config
         self.agent_id = self.comm.bcast(agent_id or new_agent_id())
         self.log = ExperimentLog(self.agent_id) if (write_experiment and self.comm.is_root) else None
-        if config["workers"] % self.comm.size:
-            raise ConfigError(f"--workers {config['workers']} cannot be spread evenly over {self.comm.size} ranks")
-        self.n_envs = config["workers"] // self.comm.size
-        if (self.n_envs * config["horizon"]) % config["batch_size"]:
-            raise ConfigError(f"batch_size {config['batch_size']} must divide each rank's data "
-                              f"({self.n_envs} envs x {config['horizon']} steps)")
+        self.n_envs = envs_per_rank(config, self.comm.size)
         self.iteration, self.frames, self.wall_offset, self.best_return = 0, 0, 0.0, -np.inf
         self.history: list[dict[str, Any]] = []
         seed, rank = config["seed"], self.comm.rank
@@ -89,8 +85,10 @@ class PPOAgent:
                                       self.comm.rank)
         self.policy = self.brain.policy
         self.reward_norm = make_transformer(config["reward_transformer"], self.n_envs, config)
+        shares = self.role.shares or (1,) * len(self.role.optimiser_ranks)
+        plan = minibatch_plan(config, self.policy.recurrent, shares, self.role.share_index())
         learner_comm = self.comm.split(self.role.optimiser_ranks)
-        self.learner = Learner(self.policy, config, learner_comm, seed + 7919 * (self.comm.rank + 1))
+        self.learner = Learner(self.policy, config, learner_comm, seed + 7919 * (self.comm.rank + 1), plan)
         self.gatherer = Gatherer(pool, self.policy, self.brain.state_norm, self.reward_norm, config["horizon"])
         self._broadcast_weights()
 
@@ -149,11 +147,17 @@ class PPOAgent:
     # ---- the training loop -------------------------------------------------------------------
 
     def drill(self, iterations: int | None = None) -> list[dict[str, Any]]:
-        """Train until cycle `iterations` (default: the config's); returns this run's records."""
+        """Train until cycle `iterations` (default: the config's); returns this run's records.
+
+        `iterations` becomes the run's target, `config["iterations"]`: the learning-rate schedule
+        and the saved config use it, so a run drilled past its config never trains at lr 0.
+        """
         iterations = iterations or self.config["iterations"]
         if iterations <= self.iteration:
             raise ConfigError(f"agent {self.agent_id} is already at cycle {self.iteration}; "
                               f"ask for more --iterations than that")
+        if iterations != self.config["iterations"]:
+            self.config = derive_config(self.config, {"iterations": iterations})
         self._start_log(iterations)
         progress = Progress(self.verbose and self.comm.size == 1)
         records, status, start = [], "failed", time.perf_counter()
@@ -173,7 +177,11 @@ class PPOAgent:
         finally:
             progress.clear()
             if self.log is not None:
-                self.log.update_meta(status=status, iteration=self.iteration, frames=self.frames)
+                try:
+                    self.log.update_meta(status=status, iteration=self.iteration, frames=self.frames)
+                except StorageError:
+                    if status == "finished":
+                        raise  # otherwise the error in flight (e.g. a failed checkpoint) is the one to report
         return records
 
     def cycle(self, progress: Progress | None = None) -> dict[str, Any]:

@@ -84,8 +84,6 @@ def make_agent(args: argparse.Namespace, comm: Any, role: Any = None) -> Any:
     preset = args.pcon or auto_preset(args.env, env_kwargs, args.plugin)
     env_kwargs = {**preset_env_kwargs(preset), **env_kwargs}  # the preset's training aids, unless set
     config = derive_config(get_preset(preset), changes)
-    if "tbptt" in changes and config["model"] == "ffn":
-        raise ConfigError("--tbptt needs a recurrent model (--model rnn, lstm or gru), not ffn")
     return PPOAgent(args.env, config, comm=comm, env_kwargs=env_kwargs, plugins=args.plugin, preset=preset,
                     write_experiment=not args.no_monitor, role=role, experiment_group=args.experiment_group)
 
@@ -109,6 +107,9 @@ def main(argv: list[str] | None = None) -> int:
     from dexterity.devices import apply_role, cpu_threads, gpu_ids, plan_roles
     from dexterity.distributed import make_comm
     comm = make_comm()
+    if comm.is_root:  # rank 0 writes checkpoints and monitor files
+        from dexterity.storage import check_writable
+        check_writable()  # one clear line now, not a traceback after the envs are built
     cpu = bool(changes.get("cpu"))
     role = plan_roles(comm, force_cpu=cpu)
     apply_role(role, gpus_present=bool(gpu_ids()) and not cpu)
@@ -125,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
             preload_encoder(agent.policy.model, args.preload)
         if comm.is_root:
             print(_header(agent), flush=True)
+            if "tbptt" in config_changes(args) and not agent.policy.recurrent:
+                print("note: --tbptt has no effect: the model has no recurrent state", file=sys.stderr)
         agent.drill()
         if args.export_file and comm.is_root:
             from dexterity.agent.export import export_policy

@@ -68,7 +68,8 @@ PARAMETERS: dict[str, Param] = {
     "lam": Param(0.95, float, "GAE lambda", check=_unit, check_text="in [0, 1]"),
     # optimisation
     "epochs": Param(10, int, "optimisation epochs per cycle", check=_positive, check_text="positive"),
-    "batch_size": Param(64, int, "minibatch size in transitions (recurrent: a multiple of --tbptt)", check=_positive,
+    "batch_size": Param(64, int, "minibatch size in transitions over all ranks, split among the optimising ranks "
+                                        "(recurrent: a multiple of --tbptt)", check=_positive,
                         check_text="positive"),
     "lr_pi": Param(3e-4, float, "learning rate (Adam, eps 1e-5)", check=_positive, check_text="positive"),
     "lr_schedule": Param(None, str, "learning-rate schedule: none, exponential or linear", nullable=True,
@@ -161,10 +162,10 @@ def _check_value(name: str, value: Any) -> Any:
 
 
 def validate_config(config: dict[str, Any]) -> dict[str, Any]:
-    """Check every parameter and the combinations that need no environment; returns a normalised copy.
+    """Check every parameter and the combinations that need no model or ranks; returns a normalised copy.
 
-    Checks that need the environment (beta on a discrete space, minibatch vs data) happen when the
-    agent is built, in `dexterity.agent.setup.check_against_env`.
+    The checks that need the rank layout or the model's recurrence are in `dexterity.configs.layout`
+    (PPOAgent calls them); nothing else validates a config.
     """
     unknown = sorted(set(config) - set(PARAMETERS))
     if unknown:
@@ -175,12 +176,6 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
     checked = {name: _check_value(name, config[name]) for name in PARAMETERS}
     if checked["lr_schedule"] == "none":
         checked["lr_schedule"] = None
-    if checked["model"] != "ffn":
-        if checked["horizon"] % checked["tbptt"] != 0:
-            raise ConfigError(f"config: horizon ({checked['horizon']}) must be a multiple of tbptt ({checked['tbptt']})")
-        if checked["batch_size"] % checked["tbptt"] != 0:
-            raise ConfigError(f"config: batch_size ({checked['batch_size']}) must be a multiple of tbptt "
-                              f"({checked['tbptt']}) for recurrent models")
     data = checked["workers"] * checked["horizon"]
     if checked["batch_size"] > data:
         raise ConfigError(f"config: batch_size ({checked['batch_size']}) is larger than the data of one cycle "

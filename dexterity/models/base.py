@@ -34,8 +34,6 @@ RECURRENT_TYPES = ("rnn", "lstm", "gru")
 class BaseModel(abc.ABC):
     """Policy and value network; subclasses create keras layers in __init__ and implement step."""
 
-    recurrent: bool = False
-
     def __init__(self, senses: list[Sense], distribution: Any):
         self.senses = senses
         self.distribution = distribution
@@ -48,6 +46,11 @@ class BaseModel(abc.ABC):
     def state_sizes(self) -> list[int]:
         """Widths of the recurrent state tensors (empty for feed-forward models)."""
         return []
+
+    @property
+    def recurrent(self) -> bool:
+        """Whether the model carries state: the one answer the agent, learner and checks use."""
+        return bool(self.state_sizes())
 
     def initial_state(self, batch: int) -> list[tf.Tensor]:
         return [tf.zeros((batch, size), tf.float32) for size in self.state_sizes()]

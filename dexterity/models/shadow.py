@@ -84,14 +84,13 @@ class ShadowModel(BaseModel):
         if not any(self.routes[k] for k in ("ssc", "pfc", "vision_vector", "images")):
             raise ConfigError("architecture 'shadow' needs at least one sense besides 'asymmetric'")
         self.model_type, self.shared = model_type, shared
-        self.recurrent = model_type != "ffn"
         self.ssc = DenseStack("ssc", SIZES["ssc"]) if self.routes["ssc"] else None
         self.pfc = DenseStack("pfc", SIZES["pfc"]) if self.routes["pfc"] else None
         self.vision = DenseStack("vision", SIZES["vision"]) if self.routes["vision_vector"] else None
         self.encoder = VisualEncoder("visual_encoder", VISUAL_FEATURES) if self.routes["images"] else None
         self.ppc = DenseStack("ppc", SIZES["ppc"])
         width = SIZES["mcx"][0]
-        if self.recurrent:
+        if model_type != "ffn":
             self.mcx: keras.layers.Layer = recurrent_cell(model_type, width, f"mcx_{model_type}")
             self._state_sizes = cell_state_sizes(model_type, width)
         else:

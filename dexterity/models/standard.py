@@ -15,8 +15,7 @@ class Branch:
     """Dense layers, an optional recurrent cell, dense layers: features [B, F] -> [B, units]."""
 
     def __init__(self, name: str, model_type: str, pre: list[int], core: int, post: list[int]):
-        self.recurrent = model_type != "ffn"
-        if self.recurrent:
+        if model_type != "ffn":
             self.pre = [dense(u, f"{name}_dense{i}") for i, u in enumerate(pre)]
             self.cell = recurrent_cell(model_type, core, f"{name}_{model_type}")
             self.post = [dense(u, f"{name}_post{i}") for i, u in enumerate(post)]
@@ -50,7 +49,6 @@ class StandardModel(BaseModel):
     def __init__(self, senses: list[Sense], distribution: Any, model_type: str, shared: bool,
                  pre: list[int], core: int, post: list[int]):
         super().__init__(senses, distribution)
-        self.recurrent = model_type != "ffn"
         self.shared = shared
         self.vectors, self.images, self.asymmetric = split_senses(senses)
         self.encoder = VisualEncoder("visual_encoder") if self.images else None

@@ -1,5 +1,6 @@
 """Run under `mpirun -np 2`: allreduce-averaged gradients and merged normaliser statistics equal
-the single-process results on the pooled data. Rank 0 prints CHECKS PASSED or raises."""
+the single-process results on the pooled data (state and reward normalisers, the latter against
+discounted returns computed by hand). Rank 0 prints CHECKS PASSED or raises."""
 import dexterity  # noqa: F401  (quiet TensorFlow settings before its import)
 import gymnasium as gym
 import numpy as np
@@ -12,7 +13,7 @@ from dexterity.distributed import Comm, make_comm
 from dexterity.distributions import get_distribution
 from dexterity.models import build_model
 from dexterity.spaces import Sense
-from dexterity.transformers import StateNormaliser
+from dexterity.transformers import RewardNormaliser, StateNormaliser
 
 SENSES = [Sense("obs", (3,), "float32", False)]
 
@@ -64,11 +65,61 @@ def check_normaliser(comm):
     np.testing.assert_allclose(var, pooled.var(0), rtol=1e-10)
 
 
+def discounted_returns(rewards, dones, discount):
+    """Per-env running discounted returns [T, N], reset after a done (written out, not the library's)."""
+    out = np.zeros_like(rewards)
+    for n in range(rewards.shape[1]):
+        ret = 0.0
+        for t in range(rewards.shape[0]):
+            ret = ret * discount + rewards[t, n]
+            out[t, n] = ret
+            if dones[t, n]:
+                ret = 0.0
+    return out
+
+
+def check_reward_normaliser(comm):
+    """Two rounds of per-rank rewards; after each sync every rank holds the statistics of the pooled
+    discounted returns of all ranks' envs, and scales rewards identically."""
+    discount, n_envs, steps = 0.9, 3, 20
+    norm = RewardNormaliser(n_envs, discount)
+    pooled = []
+    for round_ in range(2):
+        per_rank = []
+        for r in range(comm.size):
+            rng = np.random.default_rng(100 * round_ + r)
+            rewards = rng.normal(loc=r + 1.0, scale=1.0 + r, size=(steps, n_envs))
+            dones = rng.random((steps, n_envs)) < 0.15
+            per_rank.append((rewards, dones))
+        rewards, dones = per_rank[comm.rank]
+        for t in range(steps):
+            norm.update(rewards[t], dones[t])
+        norm.sync(comm)
+        # the accumulators carry over between rounds: compute both rounds' returns in one go per rank
+        for r, (rw, dn) in enumerate(per_rank):
+            if round_ == 0:
+                pooled.append([(rw, dn)])
+            else:
+                pooled[r].append((rw, dn))
+        returns = np.concatenate([discounted_returns(np.concatenate([x[0] for x in parts]),
+                                                     np.concatenate([x[1] for x in parts]), discount).ravel()
+                                  for parts in pooled])
+        n, mean, var = norm.moments()["return"].moments
+        assert n == len(returns), (n, len(returns))
+        np.testing.assert_allclose(mean, returns.mean(), rtol=1e-10)
+        np.testing.assert_allclose(var, returns.var(), rtol=1e-10)
+    probe = np.array([1.0, -2.0, 3.0])
+    scaled = comm.allgather(norm.transform(probe))
+    np.testing.assert_array_equal(scaled[0], scaled[-1])
+    np.testing.assert_allclose(scaled[0], np.clip(probe / np.sqrt(var + 1e-8), -10, 10), rtol=1e-6)
+
+
 if __name__ == "__main__":
     comm = make_comm()
     assert comm.size == 2, comm.size
     check_gradients(comm)
     check_normaliser(comm)
+    check_reward_normaliser(comm)
     ok = comm.allgather(True)
     if comm.is_root and all(ok):
         print("CHECKS PASSED", flush=True)

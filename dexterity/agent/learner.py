@@ -125,6 +125,7 @@ class Learner:
             kl = float(self.comm.allreduce_mean(np.array([metrics[:, METRICS.index("approx_kl")].mean()]))[0])
             if self.config["target_kl"] is not None and kl > self.config["target_kl"]:
                 break
+        self.policy.model.mark_weights_changed()
         means = self.comm.allreduce_mean(np.concatenate(results).mean(axis=0))
         return {**{f"train/{m}": float(v) for m, v in zip(METRICS, means)}, "train/epochs_done": epochs,
                 "train/lr": lr}

@@ -176,3 +176,16 @@ def test_a_twin_that_disagrees_is_not_used(monkeypatch):
     monkeypatch.setattr(numpy_ops, "ACTIVATIONS", {**numpy_ops.ACTIVATIONS, "tanh": lambda x: x})
     with pytest.warns(RuntimeWarning, match="differs from the Keras model"):
         assert NumpyPolicy.create(net, gaussian, seed=0) is None
+
+
+def test_rng_state_round_trip_repeats_the_samples():
+    dist = get_distribution("gaussian", BOX)
+    policy = Policy(build_model(make_config(), SENSES, dist), dist, seed=4)
+    obs, _ = _inputs(policy.model)
+    saved = policy.rng_state()
+    first = policy.act(obs, [], np.zeros(5, np.float32))[0]
+    policy.set_rng_state(saved)
+    np.testing.assert_array_equal(policy.act(obs, [], np.zeros(5, np.float32))[0], first)
+    policy.set_rng_state(saved["tf"])  # a checkpoint of before numpy inference: TF stream only
+    policy.reseed(4)
+    np.testing.assert_array_equal(policy.act(obs, [], np.zeros(5, np.float32))[0], first)

@@ -1,28 +1,33 @@
 """Training throughput against raw environment throughput, measured in one run.
 
     python benchmarks/throughput.py HalfCheetah-v5 --pcon mujoco --cycles 5
+    python benchmarks/throughput.py HalfCheetah-v5 --pcon mujoco --compare-tf   # also the TF inference path
 
-Prints the raw steps/s of the same envs in the same worker layout stepped with random actions,
-the whole-cycle training steps/s (gather + optimise, first cycle excluded: it traces), and their
-ratio. The training figure counts every env step of a cycle (all ranks when under mpirun).
+Prints, for the same envs stepped with random actions, the raw steps/s in one process and in the
+training layout; then, for training, the time to the first cycle (agent built and one cycle
+done: tracing and compiling included), the gather and optimise time per cycle, the whole-cycle
+steps/s (first cycle excluded) and its ratio to both raw rates. The training figure counts every
+env step of a cycle (all ranks when under mpirun).
 """
 from __future__ import annotations
 
 import argparse
 import os
+import platform
 import sys
 import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+START = time.perf_counter()
 
 
-def raw_steps_per_s(env_id: str, config: dict, steps_per_env: int, env_kwargs: dict) -> float:
-    """Random-action steps/s of config['workers'] envs in the training worker layout."""
+def raw_steps_per_s(env_id: str, n_envs: int, processes: int, sequential: bool, steps_per_env: int,
+                    env_kwargs: dict) -> float:
+    """Random-action steps/s of n_envs envs in the given layout (actions drawn before timing)."""
     from dexterity.envpool import EnvPool
-    with EnvPool(env_id, config["workers"], seed=0, processes=config["processes"], sequential=config["sequential"],
-                 env_kwargs=env_kwargs) as pool:
+    with EnvPool(env_id, n_envs, seed=0, processes=processes, sequential=sequential, env_kwargs=env_kwargs) as pool:
         space = pool.action_space
         space.seed(0)
         actions = [np.stack([space.sample() for _ in range(pool.n_envs)]) for _ in range(16)]
@@ -33,18 +38,29 @@ def raw_steps_per_s(env_id: str, config: dict, steps_per_env: int, env_kwargs: d
         return steps_per_env * pool.n_envs / (time.perf_counter() - start)
 
 
-def training_steps_per_s(env_id: str, config: dict, cycles: int, env_kwargs: dict) -> tuple[float, dict]:
-    """Whole-cycle training steps/s over `cycles` cycles after one warm-up cycle."""
+def train(env_id: str, config: dict, cycles: int, env_kwargs: dict) -> dict:
+    """Time to first cycle, then whole-cycle steps/s and mean phase times over `cycles` cycles."""
     from dexterity.agent.ppo import PPOAgent
     from dexterity.distributed import make_comm
+    start = time.perf_counter()
     with PPOAgent(env_id, config, comm=make_comm(), env_kwargs=env_kwargs, write_experiment=False,
                   verbose=False) as agent:
+        built = time.perf_counter() - start
         agent.cycle()
+        first = time.perf_counter() - start
         records = [agent.cycle() for _ in range(cycles)]
         steps = records[-1]["frames"] - records[0]["frames"] + agent.config["workers"] * agent.config["horizon"]
-        seconds = sum(r["time/cycle_s"] for r in records)
-        phases = {k: float(np.mean([r[k] for r in records])) for k in ("time/gather_s", "time/optimise_s")}
-        return steps / seconds, phases
+        result = {"steps_per_s": steps / sum(r["time/cycle_s"] for r in records), "built_s": built,
+                  "first_cycle_s": first, "numpy_inference": agent.policy.fast is not None,
+                  "xla_epochs": agent.learner.jit}
+        result.update({k: float(np.mean([r[k] for r in records])) for k in ("time/gather_s", "time/optimise_s")})
+        return result
+
+
+def _line(label: str, result: dict, raw_in_process: float, raw_layout: float) -> str:
+    return (f"  {label:<34}{result['steps_per_s']:10.0f}   gather {result['time/gather_s']:.3f} s, optimise "
+            f"{result['time/optimise_s']:.3f} s per cycle; / raw in layout {result['steps_per_s'] / raw_layout:.3f}, "
+            f"/ raw in-process {result['steps_per_s'] / raw_in_process:.3f}")
 
 
 def main() -> None:
@@ -57,23 +73,52 @@ def main() -> None:
     parser.add_argument("--processes", type=int)
     parser.add_argument("--sequential", action="store_true")
     parser.add_argument("--model")
+    parser.add_argument("--compare-tf", action="store_true", help="also train with TensorFlow inference")
     args = parser.parse_args()
     from dexterity import tf_setup
     tf_setup.tensorflow()
+    imported = time.perf_counter() - START
     from dexterity.configs.hp_config import derive_config, get_preset
     changes = {k: getattr(args, k) for k in ("workers", "horizon", "processes", "model") if getattr(args, k)}
     if args.sequential:
         changes["sequential"] = True
     config = derive_config(get_preset(args.pcon), {**changes, "seed": 0})
-    raw = raw_steps_per_s(args.env, config, max(config["horizon"], 200), {})
-    train, phases = training_steps_per_s(args.env, config, args.cycles, {})
-    layout = "in-process" if config["sequential"] else f"{config['processes'] or os.cpu_count()} worker processes"
-    print(f"{args.env} ({args.pcon}: {config['workers']} envs x {config['horizon']} steps, "
-          f"{config['epochs']} epochs, minibatch {config['batch_size']}, envs {layout})")
-    print(f"  raw env steps/s (random actions): {raw:10.0f}")
-    print(f"  training steps/s (whole cycle):   {train:10.0f}   gather {phases['time/gather_s']:.2f}s, "
-          f"optimise {phases['time/optimise_s']:.2f}s per cycle")
-    print(f"  ratio training / raw:             {train / raw:10.3f}")
+    n, steps = config["workers"], max(config["horizon"], 200)
+    raw_in_process = raw_steps_per_s(args.env, n, 1, True, steps, {})
+    raw_layout = raw_in_process if config["sequential"] else \
+        raw_steps_per_s(args.env, n, config["processes"], False, steps, {})
+    results = {"numpy": train(args.env, config, args.cycles, {})}
+    if args.compare_tf:
+        os.environ["DEXTERITY_INFERENCE"] = "tf"
+        results["tf"] = train(args.env, config, args.cycles, {})
+    layout = "in-process" if config["sequential"] else f"{min(config['processes'] or os.cpu_count(), n)} worker processes"
+    main_result = results["numpy"]
+    print(f"{args.env} ({args.pcon}: {config['architecture']} {config['model']}, {n} envs x {config['horizon']} steps, "
+          f"{config['epochs']} epochs, minibatch {config['batch_size']}, envs {layout}; "
+          f"numpy inference {'on' if main_result['numpy_inference'] else 'off'}, "
+          f"XLA epochs {'on' if main_result['xla_epochs'] else 'off'})")
+    print(f"  machine: {os.cpu_count()} cpus, {_cpu_model()}, load average at the end {os.getloadavg()[0]:.1f}")
+    print(f"  raw env steps/s in-process:       {raw_in_process:10.0f}")
+    print(f"  raw env steps/s in the layout:    {raw_layout:10.0f}")
+    print(f"  start-up: imports {imported:.1f} s, agent built {main_result['built_s']:.1f} s, "
+          f"first cycle done {main_result['first_cycle_s']:.1f} s after the agent started")
+    print(_line("training steps/s (whole cycle):", main_result, raw_in_process, raw_layout))
+    if "tf" in results:
+        print(_line("  ... with TensorFlow inference:", results["tf"], raw_in_process, raw_layout))
+        print(f"  numpy / TensorFlow inference, whole cycle: "
+              f"{main_result['steps_per_s'] / results['tf']['steps_per_s']:.2f}, gather time: "
+              f"{results['tf']['time/gather_s'] / main_result['time/gather_s']:.2f}")
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown cpu"
 
 
 if __name__ == "__main__":

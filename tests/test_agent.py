@@ -35,8 +35,8 @@ def test_save_load_round_trip_gives_identical_actions(trained):
                               deterministic=True)
     for a, b in zip(original[:3], loaded[:3]):
         np.testing.assert_array_equal(a, b)
-    trained.policy.generator.reset_from_seed(5)
-    brain.policy.generator.reset_from_seed(5)
+    trained.policy.reseed(5)
+    brain.policy.reseed(5)
     sampled = [p.act(brain.state_norm.transform(raw), p.initial_state(16), reset)[0]
                for p in (trained.policy, brain.policy)]
     np.testing.assert_array_equal(*sampled)

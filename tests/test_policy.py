@@ -1,4 +1,4 @@
-"""Batched inference: flat concrete functions, optional XLA with fallback, eager --debug path."""
+"""TensorFlow inference (custom models): flat concrete functions, optional XLA with fallback, eager --debug path."""
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -14,6 +14,12 @@ from dexterity.spaces import Sense
 SENSES = [Sense("proprioception", (5,), "float32", False), Sense("goal", (3,), "float32", False)]
 SPACES = {"gaussian": gym.spaces.Box(-1, 1, (4,)), "beta": gym.spaces.Box(-1, 1, (4,)),
           "categorical": gym.spaces.Discrete(3)}
+
+
+@pytest.fixture(autouse=True)
+def tensorflow_inference(monkeypatch):
+    """These tests are about the TensorFlow path (custom models); built-in models act in numpy otherwise."""
+    monkeypatch.setenv("DEXTERITY_INFERENCE", "tf")
 
 
 def _policy(distribution, model="gru", seed=0):

@@ -1,6 +1,7 @@
-"""The policy: a model and a distribution behind batched, traced inference functions.
+"""The policy: a model and a distribution behind batched inference functions.
 
-All inference for a batch of environments is one TensorFlow call (`act`), never one per env.
+Built-in models act in numpy (`dexterity.agent.numpy_policy`); the TensorFlow path below serves
+custom models. All inference for a batch of environments is one call (`act`), never one per env.
 The calls go to concrete functions over a flat list of tensors (observations in key order, the
 recurrent state, the reset flags): this halves the per-call overhead of a polymorphic
 `tf.function` with nested arguments (0.34 -> 0.15 ms here), which bounds the gather rate.
@@ -13,6 +14,7 @@ from typing import Any, Callable
 import numpy as np
 import tensorflow as tf
 
+from dexterity.agent.numpy_policy import NumpyPolicy
 from dexterity.models.base import BaseModel
 
 
@@ -32,14 +34,50 @@ def reset_state(state: list[tf.Tensor], reset: tf.Tensor) -> list[tf.Tensor]:
     return [s * keep for s in state]
 
 
+def inference_backend() -> str:
+    """`DEXTERITY_INFERENCE`: "auto" (default: numpy for built-in models, else TensorFlow) or "tf"."""
+    choice = os.environ.get("DEXTERITY_INFERENCE", "auto")
+    if choice not in ("auto", "tf"):
+        raise ValueError(f"DEXTERITY_INFERENCE must be auto or tf, got {choice!r}")
+    return choice
+
+
 class Policy:
-    """Batched acting and value estimation with a model; holds the sampling RNG."""
+    """Batched acting and value estimation with a model; holds the sampling RNGs.
+
+    Built-in models act in numpy (`NumpyPolicy`, no TensorFlow call per step); the others, and
+    every model with `DEXTERITY_INFERENCE=tf` or under --debug (eager), through TensorFlow.
+    """
 
     def __init__(self, model: BaseModel, distribution: Any, seed: int):
         self.model = model
         self.distribution = distribution
         self.generator = tf.random.Generator.from_seed(seed)
         self._compiled: dict[tuple, Callable[..., Any]] = {}
+        self.fast = NumpyPolicy.create(model, distribution, seed) if inference_backend() == "auto" else None
+
+    def _numpy(self) -> NumpyPolicy | None:
+        return None if self.fast is None or tf.config.functions_run_eagerly() else self.fast
+
+    def rng_state(self) -> dict[str, Any]:
+        """Both sampling streams' states (JSON-serialisable), for checkpoints."""
+        state = {"tf": self.generator.state.numpy().tolist()}
+        if self.fast is not None:
+            state["numpy"] = self.fast.rng.bit_generator.state
+        return state
+
+    def reseed(self, seed: int) -> None:
+        """Restart both sampling streams from `seed` (reproducible evaluation and observation)."""
+        self.generator.reset_from_seed(seed)
+        if self.fast is not None:
+            self.fast.rng = np.random.Generator(np.random.PCG64(seed))
+
+    def set_rng_state(self, state: dict[str, Any] | list[int]) -> None:
+        """Restore `rng_state()` (a bare list is the TensorFlow state of older checkpoints)."""
+        state = state if isinstance(state, dict) else {"tf": state}
+        self.generator.reset(np.array(state["tf"], np.int64))
+        if self.fast is not None and "numpy" in state:
+            self.fast.rng.bit_generator.state = state["numpy"]
 
     @property
     def recurrent(self) -> bool:
@@ -114,9 +152,15 @@ class Policy:
     def act(self, obs: dict[str, np.ndarray], state: list[np.ndarray], reset: np.ndarray,
             deterministic: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]:
         """obs [B, ...] (normalised), state, reset [B] -> actions, log_probs [B], values [B], new state."""
+        fast = self._numpy()
+        if fast is not None:
+            return fast.act(obs, state, reset, deterministic)
         out = [t.numpy() for t in self._call("act", obs, state, reset, deterministic)]
         return out[0], out[1], out[2], out[3:]
 
     def value(self, obs: dict[str, np.ndarray], state: list[np.ndarray], reset: np.ndarray) -> np.ndarray:
         """Values [B] of observations [B, ...] given the recurrent state (reset rows zeroed)."""
+        fast = self._numpy()
+        if fast is not None:
+            return fast.value(obs, state, reset)
         return self._call("value", obs, state, reset)[0].numpy()

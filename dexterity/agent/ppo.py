@@ -128,7 +128,7 @@ class PPOAgent:
         if "learner" in rng and self.comm.size == rng.get("ranks", 1):
             self.learner.rng.bit_generator.state = rng["learner"]
         if "policy" in rng and self.comm.size == rng.get("ranks", 1):
-            self.policy.generator.reset(np.array(rng["policy"], np.int64))
+            self.policy.set_rng_state(rng["policy"])
         self._restore_env_states(info.get("env_states"))
         self.iteration, self.frames = int(info["iteration"]), int(info["frames"])
         best = info.get("best_return")
@@ -335,7 +335,7 @@ class PPOAgent:
         if any(state is not None for state in env_states):
             info["env_states"] = env_states  # rank 0's envs: e.g. each one's goal curriculum
         rng = {"learner": self.learner.rng.bit_generator.state, "ranks": self.comm.size,
-               "policy": self.policy.generator.state.numpy().tolist()}
+               "policy": self.policy.rng_state()}
         ckpt.save_checkpoint(models_dir(self.agent_id) / which, info, self.brain, self.learner.optimizer,
                              self.reward_norm, rng)
 

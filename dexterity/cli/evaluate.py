@@ -49,7 +49,7 @@ def evaluate(agent_id: str | None, episodes: int, which: str | None = None, dete
     info = read_info(folder)
     import_plugins(info.get("plugins", ()))
     brain = load_brain(folder, info)
-    brain.policy.generator.reset_from_seed(seed)
+    brain.policy.reseed(seed)
     n_envs = workers or min(episodes, 8)
     kwargs = {**(info.get("env_kwargs") or {}), **(env_kwargs or {})}
     with EnvPool(env_id or info["env_id"], n_envs, seed, processes=n_envs, sequential=sequential,

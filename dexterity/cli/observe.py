@@ -111,7 +111,7 @@ def observe(args: argparse.Namespace) -> tuple[list[dict[str, Any]], Path | None
     from dexterity.agent.media import write_video
     from dexterity.envpool import EnvPool
     info, brain, which = load_agent(args.id, args.save)
-    brain.policy.generator.reset_from_seed(args.seed)
+    brain.policy.reseed(args.seed)
     env_id = args.env or info["env_id"]
     window = args.output is None and has_display()
     kwargs = {**(info.get("env_kwargs") or {}), "render_mode": "human" if window else "rgb_array"}

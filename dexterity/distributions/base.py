@@ -68,6 +68,28 @@ class BasePolicyDistribution(abc.ABC):
     def to_env(self, actions: np.ndarray) -> np.ndarray:
         """Stored actions [B, *action_shape] (numpy) -> actions the env accepts [B, *space.shape]."""
 
+    # ---- optional numpy twins (TensorFlow-free inference; see dexterity.agent.numpy_policy) ----
+
+    def np_sample(self, params: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """`sample` in numpy: params [B, P] -> actions [B, *action_shape]."""
+        raise NotImplementedError
+
+    def np_mode(self, params: np.ndarray) -> np.ndarray:
+        """`mode` in numpy: params [B, P] -> actions [B, *action_shape]."""
+        raise NotImplementedError
+
+    def np_log_prob(self, params: np.ndarray, actions: np.ndarray) -> np.ndarray:
+        """`log_prob` in numpy: params [B, P], actions [B, *action_shape] -> [B] float32."""
+        raise NotImplementedError
+
+    @property
+    def has_numpy_twins(self) -> bool:
+        """Whether `np_sample`, `np_mode` and `np_log_prob` are defined by the same class as their
+        TensorFlow methods (a subclass that overrides `sample` but inherits `np_sample` has none)."""
+        cls = type(self)
+        return all(_owner(cls, "np_" + name) is _owner(cls, name) is not BasePolicyDistribution
+                   for name in ("sample", "mode", "log_prob"))
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, param_size={self.param_size}, " \
                f"action_shape={self.action_shape})"
@@ -92,6 +114,11 @@ def register_distribution(name: str) -> Callable[[type], type]:
         _REGISTRY[name] = cls
         return cls
     return decorator
+
+
+def _owner(cls: type, name: str) -> type | None:
+    """The class in `cls`'s MRO that defines attribute `name`."""
+    return next((c for c in cls.__mro__ if name in c.__dict__), None)
 
 
 def _qualified(cls: type) -> str:

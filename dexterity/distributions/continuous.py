@@ -9,8 +9,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from dexterity.distributions import numpy_math as npm
 from dexterity.distributions.base import (BasePolicyDistribution, bounded_box, head_dense, register_distribution,
                                           to_env_shape)
+from dexterity.numpy_ops import DenseLayer, softplus
 
 LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0  # log_std is clipped to this range wherever it is used
 BETA_EPS = 1e-6  # beta actions are kept in [eps, 1 - eps]
@@ -40,6 +42,25 @@ class GaussianHead(keras.layers.Layer):
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "dims": self.dims, "log_std_init": self.log_std_init}
 
+    def numpy_layer(self) -> "NumpyGaussianHead":
+        return NumpyGaussianHead(self)
+
+
+class NumpyGaussianHead:
+    """The numpy twin of GaussianHead: features [B, F] -> concat(mean, log_std) [B, 2A]."""
+
+    def __init__(self, head: GaussianHead):
+        self.head, self.mean = head, DenseLayer(head.mean)
+        self.log_std = np.zeros(0, np.float32)
+
+    def load(self) -> None:
+        self.mean.load()
+        self.log_std = np.array(self.head.log_std.numpy(), np.float32)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        mean = self.mean(x)
+        return np.concatenate([mean, np.broadcast_to(self.log_std, mean.shape)], axis=-1)
+
 
 class BetaHead(keras.layers.Layer):
     """features [B, F] -> concat(alpha [B, A], beta [B, A]), each softplus(linear) + 1."""
@@ -57,6 +78,22 @@ class BetaHead(keras.layers.Layer):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "dims": self.dims}
+
+    def numpy_layer(self) -> "NumpyBetaHead":
+        return NumpyBetaHead(self)
+
+
+class NumpyBetaHead:
+    """The numpy twin of BetaHead: features [B, F] -> softplus(linear) + 1 [B, 2A]."""
+
+    def __init__(self, head: BetaHead):
+        self.linear = DenseLayer(head.linear)
+
+    def load(self) -> None:
+        self.linear.load()
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return softplus(self.linear(x)) + np.float32(1.0)
 
 
 @register_distribution("gaussian")
@@ -106,6 +143,20 @@ class Gaussian(BasePolicyDistribution):
         ratio = tf.exp(2.0 * (log_std_p - log_std_q))  # var_p / var_q
         z = (mean_p - mean_q) * tf.exp(-log_std_q)
         return tf.reduce_sum(log_std_q - log_std_p + 0.5 * (ratio + tf.square(z) - 1.0), axis=-1)
+
+    def np_split(self, params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`split` in numpy: params [B, 2A] -> (mean [B, A], clipped log_std [B, A])."""
+        mean, log_std = params[:, :self.dims], params[:, self.dims:]
+        return mean, np.minimum(np.maximum(log_std, np.float32(LOG_STD_MIN)), np.float32(LOG_STD_MAX))
+
+    def np_sample(self, params: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return npm.gaussian_sample(*self.np_split(params), rng)
+
+    def np_mode(self, params: np.ndarray) -> np.ndarray:
+        return self.np_split(params)[0].astype(np.float32)
+
+    def np_log_prob(self, params: np.ndarray, actions: np.ndarray) -> np.ndarray:
+        return npm.gaussian_log_prob(*self.np_split(params), actions).astype(np.float32)
 
     def to_env(self, actions: np.ndarray) -> np.ndarray:
         """[B, A] -> clipped to [low, high], [B, *space.shape]."""
@@ -175,6 +226,20 @@ class Beta(BasePolicyDistribution):
         kl = _log_beta_fn(a2, b2) - _log_beta_fn(a1, b1) + (a1 - a2) * tf.math.digamma(a1) \
             + (b1 - b2) * tf.math.digamma(b1) + (a2 - a1 + b2 - b1) * tf.math.digamma(a1 + b1)
         return tf.reduce_sum(kl, axis=-1)
+
+    def np_split(self, params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`split` in numpy: params [B, 2A] -> (alpha [B, A], beta [B, A])."""
+        floor = np.float32(BETA_MIN_CONCENTRATION)
+        return np.maximum(params[:, :self.dims], floor), np.maximum(params[:, self.dims:], floor)
+
+    def np_sample(self, params: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return npm.beta_sample(*self.np_split(params), rng, BETA_EPS)
+
+    def np_mode(self, params: np.ndarray) -> np.ndarray:
+        return npm.beta_mode(*self.np_split(params))
+
+    def np_log_prob(self, params: np.ndarray, actions: np.ndarray) -> np.ndarray:
+        return npm.beta_log_prob(*self.np_split(params), actions, BETA_EPS)
 
     def to_env(self, actions: np.ndarray) -> np.ndarray:
         """(0, 1) actions [B, A] -> low + x * (high - low), [B, *space.shape]."""

@@ -8,6 +8,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from dexterity.distributions import numpy_math as npm
 from dexterity.distributions.base import (BasePolicyDistribution, bounded_box, head_dense, register_distribution,
                                           to_env_shape)
 from dexterity.errors import ConfigError
@@ -76,6 +77,15 @@ class Categorical(BasePolicyDistribution):
     def kl(self, params_p: tf.Tensor, params_q: tf.Tensor) -> tf.Tensor:
         return categorical_kl(params_p, params_q)
 
+    def np_sample(self, params: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return npm.gumbel_argmax(params, rng)
+
+    def np_mode(self, params: np.ndarray) -> np.ndarray:
+        return np.argmax(params, axis=-1).astype(np.int32)
+
+    def np_log_prob(self, params: np.ndarray, actions: np.ndarray) -> np.ndarray:
+        return npm.categorical_log_prob(params, actions).astype(np.float32)
+
     def to_env(self, actions: np.ndarray) -> np.ndarray:
         """int [B] -> env ints [B] (shifted by the space's `start`)."""
         return (np.asarray(actions).reshape(-1) + self.start).astype(self.action_space.dtype)
@@ -138,6 +148,20 @@ class MultiCategorical(BasePolicyDistribution):
 
     def kl(self, params_p: tf.Tensor, params_q: tf.Tensor) -> tf.Tensor:
         return tf.reduce_sum(categorical_kl(self.logits(params_p), self.logits(params_q)), axis=-1)
+
+    def np_logits(self, params: np.ndarray) -> np.ndarray:
+        """`logits` in numpy: params [B, A * n] -> logits [B, A, n] (missing categories masked)."""
+        logits = np.reshape(params, (-1, self.dims, self.width))
+        return np.where(self.mask, logits, np.float32(_MASKED_LOGIT)) if self.padded else logits
+
+    def np_sample(self, params: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return npm.gumbel_argmax(self.np_logits(params), rng)
+
+    def np_mode(self, params: np.ndarray) -> np.ndarray:
+        return np.argmax(self.np_logits(params), axis=-1).astype(np.int32)
+
+    def np_log_prob(self, params: np.ndarray, actions: np.ndarray) -> np.ndarray:
+        return np.sum(npm.categorical_log_prob(self.np_logits(params), actions), axis=-1).astype(np.float32)
 
     def to_env(self, actions: np.ndarray) -> np.ndarray:
         """Bin indices [B, A] -> Box values in [low, high], or MultiDiscrete ints (+ start), [B, *space.shape]."""

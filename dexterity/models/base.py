@@ -9,6 +9,8 @@ and the next state:
 `initial_state(B)`; the agent zeroes it where episodes start, so models never see resets. For
 truncated backpropagation through time the agent unrolls `step` over sequences of `tbptt`
 steps. `variables` must list every weight (they are what is saved and averaged across ranks).
+The built-in models write `step` once as `forward(obs, state, ops)`, so that rollouts can run it
+in numpy (`dexterity.agent.numpy_policy`); custom models need not, they act through TensorFlow.
 
 Register a builder with `@register_architecture("name")`; it is called as
 `builder(senses, distribution, model_type, shared, config) -> BaseModel` and selected with
@@ -33,6 +35,8 @@ RECURRENT_TYPES = ("rnn", "lstm", "gru")
 
 class BaseModel(abc.ABC):
     """Policy and value network; subclasses create keras layers in __init__ and implement step."""
+
+    weights_version: int = 0  # bumped whenever the weights change (numpy inference re-reads them then)
 
     def __init__(self, senses: list[Sense], distribution: Any):
         self.senses = senses
@@ -90,6 +94,12 @@ class BaseModel(abc.ABC):
             if tuple(v.shape) != tuple(w.shape):
                 raise ValueError(f"weight {v.path}: expected shape {tuple(v.shape)}, got {tuple(w.shape)}")
             v.assign(w)
+        self.mark_weights_changed()
+
+    def mark_weights_changed(self) -> None:
+        """Tell copies of the weights (the numpy inference twin) to re-read them; `set_weights` and the
+        learner call it, and so must any other code that assigns to the variables."""
+        self.weights_version = self.weights_version + 1
 
 
 def register_architecture(name: str) -> Callable[[Builder], Builder]:
@@ -173,6 +183,43 @@ def _contract_problems(model: BaseModel, distribution: Any, batch: int, params: 
 
 
 # ---- building blocks -------------------------------------------------------------------------
+
+class TensorOps:
+    """The operations a built-in model's `forward(obs, state, ops)` uses, on TensorFlow tensors.
+
+    `dexterity.numpy_ops.NumpyOps` is the TensorFlow-free twin: the same `forward` then runs
+    in numpy for inference, so each architecture's wiring is written once.
+    """
+
+    @staticmethod
+    def apply(layer: Any, x: tf.Tensor) -> tf.Tensor:
+        return layer(x)
+
+    @staticmethod
+    def cell(layer: Any, x: tf.Tensor, state: list[tf.Tensor]) -> tuple[tf.Tensor, list[tf.Tensor]]:
+        h, new_state = layer(x, list(state))
+        return h, list(new_state)
+
+    @staticmethod
+    def concat(parts: list[tf.Tensor]) -> tf.Tensor:
+        return parts[0] if len(parts) == 1 else tf.concat(parts, axis=-1)
+
+    @staticmethod
+    def floats(x: tf.Tensor) -> tf.Tensor:
+        return tf.cast(x, tf.float32)
+
+    @staticmethod
+    def rows(x: tf.Tensor, width: int) -> tf.Tensor:
+        """[B, ...] -> [B, width] float32."""
+        return tf.reshape(tf.cast(x, tf.float32), (-1, width))
+
+    @staticmethod
+    def first_column(x: tf.Tensor) -> tf.Tensor:
+        return x[:, 0]
+
+
+TENSOR_OPS = TensorOps()
+
 
 def dense(units: int, name: str, gain: float = float(np.sqrt(2)), activation: str | None = "tanh"
           ) -> keras.layers.Dense:

@@ -21,7 +21,7 @@ import keras
 import tensorflow as tf
 
 from dexterity.errors import ConfigError
-from dexterity.models.base import (BaseModel, VisualEncoder, cell_state_sizes, dense, recurrent_cell,
+from dexterity.models.base import (TENSOR_OPS, BaseModel, VisualEncoder, cell_state_sizes, dense, recurrent_cell,
                                    register_architecture)
 from dexterity.spaces import ASYMMETRIC_KEY, Sense
 
@@ -47,15 +47,11 @@ class DenseStack:
     def __init__(self, name: str, widths: tuple[int, ...]):
         self.layers = [dense(width, f"{name}_dense{i}") for i, width in enumerate(widths)]
 
-    def __call__(self, x: tf.Tensor) -> tf.Tensor:
+    def __call__(self, x: Any, ops: Any = TENSOR_OPS) -> Any:
+        """[B, F] -> [B, widths[-1]], the layers run by `ops` (TensorOps or NumpyOps)."""
         for layer in self.layers:
-            x = layer(x)
+            x = ops.apply(layer, x)
         return x
-
-
-def _concat(parts: list[tf.Tensor]) -> tf.Tensor:
-    """Concatenate [B, F_i] tensors along the feature axis (a single one is returned as is)."""
-    return parts[0] if len(parts) == 1 else tf.concat(parts, axis=-1)
 
 
 def route_senses(senses: list[Sense]) -> dict[str, list[Sense]]:
@@ -114,19 +110,19 @@ class ShadowModel(BaseModel):
     def state_sizes(self) -> list[int]:
         return list(self._state_sizes)
 
-    def _inputs(self, obs: dict[str, tf.Tensor], route: str) -> list[tf.Tensor]:
-        return [tf.reshape(tf.cast(obs[s.name], tf.float32), (-1, s.shape[0])) for s in self.routes[route]]
+    def _inputs(self, obs: dict[str, Any], route: str, ops: Any) -> list[Any]:
+        return [ops.rows(obs[s.name], s.shape[0]) for s in self.routes[route]]
 
-    def _areas(self, obs: dict[str, tf.Tensor]) -> tuple[list[tf.Tensor], list[tf.Tensor]]:
+    def _areas(self, obs: dict[str, Any], ops: Any) -> tuple[list[Any], list[Any]]:
         """Module outputs feeding the PPC ([B, F_i] each) and the raw inputs of the value pathway."""
         areas, raw = [], []
         for route, module in (("ssc", self.ssc), ("pfc", self.pfc), ("vision_vector", self.vision)):
-            inputs = self._inputs(obs, route)
+            inputs = self._inputs(obs, route, ops)
             if inputs:
-                areas.append(module(_concat(inputs)))
+                areas.append(module(ops.concat(inputs), ops))
                 raw += inputs
         for sense in self.routes["images"]:
-            features = self.encoder(tf.cast(obs[sense.name], tf.float32))
+            features = ops.apply(self.encoder, ops.floats(obs[sense.name]))
             areas.append(features)
             raw.append(features)
         return areas, raw
@@ -134,21 +130,23 @@ class ShadowModel(BaseModel):
     def step(self, obs: dict[str, tf.Tensor], state: list[tf.Tensor]
              ) -> tuple[tf.Tensor, tf.Tensor, list[tf.Tensor]]:
         """obs [B, *shape] per sense, state [B, units] each -> params [B, P], value [B], new state."""
-        areas, raw = self._areas(obs)
-        asym = self._inputs(obs, "asymmetric")
-        h = self.ppc(_concat(areas))
-        if self.recurrent:
-            h, new_state = self.mcx(h, list(state))
-            new_state = list(new_state)
-        else:
-            h, new_state = self.mcx(h), []
-        params = self.policy_head(h)
-        if self.value_path is None:
-            value = self.value_head(_concat([h, *asym]))
-        else:
-            value = self.value_head(self.value_path(_concat(raw + asym)))
-        return params, value[:, 0], new_state
+        return self.forward(obs, state, TENSOR_OPS)
 
+    def forward(self, obs: dict[str, Any], state: list[Any], ops: Any) -> tuple[Any, Any, list[Any]]:
+        """`step` with the layers run by `ops` (TensorOps, or NumpyOps for TensorFlow-free inference)."""
+        areas, raw = self._areas(obs, ops)
+        asym = self._inputs(obs, "asymmetric", ops)
+        h = self.ppc(ops.concat(areas), ops)
+        if self.recurrent:
+            h, new_state = ops.cell(self.mcx, h, state)
+        else:
+            h, new_state = ops.apply(self.mcx, h), []
+        params = ops.apply(self.policy_head, h)
+        if self.value_path is None:
+            value = ops.apply(self.value_head, ops.concat([h, *asym]))
+        else:
+            value = ops.apply(self.value_head, self.value_path(ops.concat(raw + asym), ops))
+        return params, ops.first_column(value), new_state
 
 @register_architecture("shadow")
 def build_shadow(senses: list[Sense], distribution: Any, model_type: str, shared: bool,

@@ -6,7 +6,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from dexterity.models.base import (BaseModel, VisualEncoder, cell_state_sizes, dense, recurrent_cell,
+from dexterity.models.base import (TENSOR_OPS, BaseModel, VisualEncoder, cell_state_sizes, dense, recurrent_cell,
                                    register_architecture, split_senses)
 from dexterity.spaces import Sense
 
@@ -28,15 +28,15 @@ class Branch:
     def layers(self) -> list[keras.layers.Layer]:
         return self.pre + ([self.cell] if self.cell is not None else []) + self.post
 
-    def __call__(self, x: tf.Tensor, state: list[tf.Tensor]) -> tuple[tf.Tensor, list[tf.Tensor]]:
+    def __call__(self, x: Any, state: list[Any], ops: Any = TENSOR_OPS) -> tuple[Any, list[Any]]:
+        """features [B, F], state -> (h [B, units], new state); `ops` runs the layers (TensorOps or NumpyOps)."""
         for layer in self.pre:
-            x = layer(x)
+            x = ops.apply(layer, x)
         if self.cell is not None:
-            x, state = self.cell(x, list(state))
-            state = list(state)
+            x, state = ops.cell(self.cell, x, state)
         for layer in self.post:
-            x = layer(x)
-        return x, state
+            x = ops.apply(layer, x)
+        return x, list(state)
 
 
 class StandardModel(BaseModel):
@@ -67,25 +67,29 @@ class StandardModel(BaseModel):
     def state_sizes(self) -> list[int]:
         return [size for branch in self.branches for size in branch.state_sizes]
 
-    def _features(self, obs: dict[str, tf.Tensor]) -> tuple[tf.Tensor, list[tf.Tensor]]:
-        parts = [tf.cast(obs[s.name], tf.float32) for s in self.vectors]
-        parts += [self.encoder(tf.cast(obs[s.name], tf.float32)) for s in self.images]
-        asym = [tf.cast(obs[s.name], tf.float32) for s in self.asymmetric]
-        return (tf.concat(parts, axis=-1) if len(parts) > 1 else parts[0]), asym
+    def _features(self, obs: dict[str, Any], ops: Any) -> tuple[Any, list[Any]]:
+        parts = [ops.floats(obs[s.name]) for s in self.vectors]
+        parts += [ops.apply(self.encoder, ops.floats(obs[s.name])) for s in self.images]
+        asym = [ops.floats(obs[s.name]) for s in self.asymmetric]
+        return ops.concat(parts), asym
 
     def step(self, obs: dict[str, tf.Tensor], state: list[tf.Tensor]
              ) -> tuple[tf.Tensor, tf.Tensor, list[tf.Tensor]]:
-        x, asym = self._features(obs)
-        if self.shared:
-            h, new_state = self.branches[0](x, state)
-            params = self.policy_head(h)
-            value = self.value_head(tf.concat([h, *asym], axis=-1) if asym else h)
-            return params, value[:, 0], new_state
-        k = len(self.branches[0].state_sizes)
-        h_pi, state_pi = self.branches[0](x, state[:k])
-        h_v, state_v = self.branches[1](tf.concat([x, *asym], axis=-1) if asym else x, state[k:])
-        return self.policy_head(h_pi), self.value_head(h_v)[:, 0], state_pi + state_v
+        return self.forward(obs, state, TENSOR_OPS)
 
+    def forward(self, obs: dict[str, Any], state: list[Any], ops: Any) -> tuple[Any, Any, list[Any]]:
+        """`step` with the layers run by `ops`: obs [B, ...] -> params [B, P], value [B], new state."""
+        x, asym = self._features(obs, ops)
+        if self.shared:
+            h, new_state = self.branches[0](x, state, ops)
+            params = ops.apply(self.policy_head, h)
+            value = ops.apply(self.value_head, ops.concat([h, *asym]))
+            return params, ops.first_column(value), new_state
+        k = len(self.branches[0].state_sizes)
+        h_pi, state_pi = self.branches[0](x, state[:k], ops)
+        h_v, state_v = self.branches[1](ops.concat([x, *asym]), state[k:], ops)
+        value = ops.apply(self.value_head, h_v)
+        return ops.apply(self.policy_head, h_pi), ops.first_column(value), state_pi + state_v
 
 SIZES = {
     # name: (dense layers before the core, core width, dense layers after the core)

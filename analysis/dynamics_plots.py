@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from analysis.plots import _plt
+from analysis.plots import _grid, _plt, _save
 
 
 def _autocorrelation(ax: Any, timescales: dict[str, Any]) -> None:
@@ -82,16 +82,9 @@ def plot_dynamics(result: dict[str, Any], path: Path) -> Path:
     cells = {k: v for k, v in result.get("fixed_points", {}).items() if "points" in v}
     panels = [_autocorrelation, _unit_taus, _predictability] + ([_speeds, _eigenvalues] if cells else [])
     data = [result["timescales"], result["timescales"], result["predictability"], cells, cells]
-    cols = 3
-    rows = -(-len(panels) // cols)
+    rows, cols = _grid(len(panels), 3)
     fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 4.0 * rows), squeeze=False)
     for ax, draw, value in zip(axes.flat, panels, data):
         draw(ax, value)
         ax.tick_params(labelsize=6)
-    for ax in list(axes.flat)[len(panels):]:
-        ax.axis("off")
-    fig.suptitle("network dynamics")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return _save(fig, path, "network dynamics", axes, len(panels))

@@ -19,6 +19,19 @@ def _grid(n: int, width: int = 4) -> tuple[int, int]:
     return int(np.ceil(n / cols)), cols
 
 
+def _save(fig: Any, path: Path, title: str | None = None, axes: Any = None, used: int = 0) -> Path:
+    """Blank the grid's axes past the first `used`, add the title, write the PNG and close the figure."""
+    if axes is not None:
+        for ax in list(axes.flat)[used:]:
+            ax.axis("off")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    _plt().close(fig)
+    return path
+
+
 def plot_pca(result: dict[str, dict[str, Any]], episode: np.ndarray, step: np.ndarray, path: Path,
              episodes: int = 3) -> Path:
     """Per layer: the top 3 principal components over time for the first episodes, and the variance spectrum."""
@@ -37,13 +50,7 @@ def plot_pca(result: dict[str, dict[str, Any]], episode: np.ndarray, step: np.nd
         ax.set_xlabel("step", fontsize=7)
         ax.legend(fontsize=6)
         ax.tick_params(labelsize=6)
-    for ax in list(axes.flat)[len(names):]:
-        ax.axis("off")
-    fig.suptitle("PCA of each layer's activity over time (first episodes)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return _save(fig, path, "PCA of each layer's activity over time (first episodes)", axes, len(names))
 
 
 def plot_matrix(matrix: np.ndarray, rows: list[str], cols: list[str], title: str, path: Path,
@@ -61,10 +68,7 @@ def plot_matrix(matrix: np.ndarray, rows: list[str], cols: list[str], title: str
                     fontsize=6, color="w" if np.isfinite(value) and value < (vmin + vmax) / 2 else "k")
     fig.colorbar(image, ax=ax)
     ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_weights(arrays: list[tuple[str, np.ndarray]], path: Path) -> Path:
@@ -78,10 +82,4 @@ def plot_weights(arrays: list[tuple[str, np.ndarray]], path: Path) -> Path:
         ax.hist(w, bins=50, color="C0")
         ax.set_title(f"{name}\nstd {w.std():.3f}", fontsize=7)
         ax.tick_params(labelsize=6)
-    for ax in list(axes.flat)[len(kernels):]:
-        ax.axis("off")
-    fig.suptitle("weight distributions")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return _save(fig, path, "weight distributions", axes, len(kernels))

@@ -69,18 +69,20 @@ class BasePolicyDistribution(abc.ABC):
         """Stored actions [B, *action_shape] (numpy) -> actions the env accepts [B, *space.shape]."""
 
     # ---- optional numpy twins (TensorFlow-free inference; see dexterity.agent.numpy_policy) ----
+    # A distribution without them acts through TensorFlow: `has_numpy_twins` is then False and
+    # these are never called; the errors below only say so if one is called directly.
 
     def np_sample(self, params: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """`sample` in numpy: params [B, P] -> actions [B, *action_shape]."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} has no numpy sampler (it acts through TensorFlow)")
 
     def np_mode(self, params: np.ndarray) -> np.ndarray:
         """`mode` in numpy: params [B, P] -> actions [B, *action_shape]."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} has no numpy mode (it acts through TensorFlow)")
 
     def np_log_prob(self, params: np.ndarray, actions: np.ndarray) -> np.ndarray:
         """`log_prob` in numpy: params [B, P], actions [B, *action_shape] -> [B] float32."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} has no numpy log-probability (it acts through TensorFlow)")
 
     @property
     def has_numpy_twins(self) -> bool:

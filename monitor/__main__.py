@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from .app import create_app  # not via __init__: works under any import mode
+from .app import create_app, default_results  # not via __init__: works under any import mode
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -17,6 +17,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--storage", default=os.environ.get("DEXTERITY_STORAGE", "./storage"),
                         help="storage root holding experiments/ (default: $DEXTERITY_STORAGE "
                              "or ./storage)")
+    parser.add_argument("--results", default=None, metavar="DIR",
+                        help="committed benchmark results shown on the Benchmarks page, DIR/<suite>/<env>.json "
+                             "(default: the repository's benchmarks/results)")
     parser.add_argument("--host", default="127.0.0.1",
                         help="interface to listen on (default 127.0.0.1: this machine only; "
                              "use an SSH tunnel to look from elsewhere)")
@@ -41,7 +44,11 @@ def main(argv: list[str] | None = None) -> int:
     if not (root / "experiments").is_dir():
         print(f"[monitor] note: {root.resolve()}/experiments does not exist (yet); "
               "the overview stays empty until a run writes there", file=sys.stderr)
-    app = create_app(root, allowed_hosts(args))
+    results = Path(args.results) if args.results else default_results()
+    if results is not None and not results.is_dir():
+        print(f"error: --results {args.results}: no such folder", file=sys.stderr)
+        return 2
+    app = create_app(root, allowed_hosts(args), results)
     print(f"[monitor] storage {root.resolve()} -> http://{args.host}:{args.port}/", file=sys.stderr)
     if args.host in ("0.0.0.0", "::", ""):
         print(f"[monitor] listening on every interface, but answering only requests for "

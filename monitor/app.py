@@ -77,8 +77,16 @@ def host_name(host: str) -> str:
         return ""
 
 
-def create_app(storage_root: Path | str, hosts: Iterable[str] = ()) -> Flask:
-    """The monitor app reading ``storage_root`` (the folder holding ``experiments/``).
+def default_results() -> Path | None:
+    """The repository's committed benchmark results (``benchmarks/results`` beside ``monitor/``), if present."""
+    folder = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+    return folder if folder.is_dir() else None
+
+
+def create_app(storage_root: Path | str, hosts: Iterable[str] = (),
+               results_root: Path | str | None = None) -> Flask:
+    """The monitor app reading ``storage_root`` (the folder holding ``experiments/``) and, on the
+    Benchmarks page, the committed results under ``results_root`` (none when None).
 
     It answers only requests whose Host header names the monitor: 127.0.0.1, localhost, ::1 and
     ``hosts`` (the ``--host`` it serves on and ``--allow-host`` names). Any other Host (a page
@@ -89,6 +97,7 @@ def create_app(storage_root: Path | str, hosts: Iterable[str] = ()) -> Flask:
     allowed = {host_name(h) or h.lower() for h in (*LOCAL_HOSTS, *hosts)}
     app = Flask(__name__)
     app.extensions["dexterity_storage"] = Storage(storage_root)
+    app.extensions["dexterity_results"] = Path(results_root).expanduser().resolve() if results_root else None
     app.config["JSON_SORT_KEYS"] = False
     app.json.sort_keys = False
     app.register_blueprint(bp)

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 from flask import (Blueprint, Response, abort, current_app, jsonify, redirect, render_template,
                    request, send_file, url_for)
 
-from .bench import benchmarks
+from .bench import benchmarks, results
 from .series import (PANELS, X_LABELS, aggregate, columns, flat_config, group_key,
                      group_labels, panel_keys, run_curve)
 from .progress import Log
@@ -297,6 +297,8 @@ def compare() -> str:
 
 @bp.route("/benchmarks")
 def benchmarks_page() -> str:
-    """Results of benchmark.py: mean return per config with confidence bands."""
+    """Results of benchmark.py: the committed results (mean +- std over seeds) and the storage's
+    benchmark files (mean return per config with its 95% confidence band)."""
+    root = current_app.extensions.get("dexterity_results")
     return render_template("benchmarks.html", benches=benchmarks(storage().benchmarks_root),
-                           known=set(storage().ids()))
+                           suites=results(root), results_root=str(root or ""), known=set(storage().ids()))

@@ -32,26 +32,49 @@ def test_parse_config_applies_changes():
         parse_config("nope", {})
 
 
-def test_two_configs_two_repetitions(storage):
-    proc = run_script("benchmark.py", "CartPole-v1", "bench-test", "-r", "2", "-i", "2", "-c", "discrete",
-                      "default:lr_pi=1e-3", "-e", "--eval-episodes", "3", *SMALL)
+def test_cycles_from_steps():
+    from dexterity.cli.benchmark import build_parser, cycles_for
+    config = {"workers": 8, "horizon": 256}
+    assert cycles_for(build_parser().parse_args(["E", "n", "-c", "mujoco", "--steps", "1000000"]), config) == 489
+    assert cycles_for(build_parser().parse_args(["E", "n", "--pcon", "mujoco", "--steps", "2048"]), config) == 1
+    assert cycles_for(build_parser().parse_args(["E", "n", "-c", "mujoco", "-i", "7"]), config) == 7
+    assert cycles_for(build_parser().parse_args(["E", "n", "-c", "mujoco"]), config) == 100
+
+
+def test_two_configs_two_repetitions(storage, tmp_path):
+    results = tmp_path / "results" / "cartpole"
+    proc = run_script("benchmark.py", "CartPole-v1", "bench-test", "-r", "2", "--steps", "128", "-c", "discrete",
+                      "default:lr_pi=1e-3", "-e", "--deterministic", "--eval-episodes", "3", *SMALL,
+                      "--results", str(results))
     assert "wrote" in proc.stdout
-    doc = json.loads((storage / "benchmarks" / "bench-test.json").read_text())
+    doc = json.loads((results / "bench-test.json").read_text())  # --results: the file goes there
+    assert not (storage / "benchmarks" / "bench-test.json").exists()
     assert (storage / "benchmarks" / "bench-test.png").stat().st_size > 1000
     assert {"name", "env_id", "cycles", "repetitions", "created", "host", "reward_threshold", "configs"} <= set(doc)
     assert doc["env_id"] == "CartPole-v1" and doc["cycles"] == 2 and doc["repetitions"] == 2
+    from dexterity.results import check_result  # complete enough for the table and the monitor
+    assert check_result(doc) == [] and doc["steps"] == 128 and doc["machine"]["nproc"] >= 1
+    assert doc["command"].startswith("benchmark.py CartPole-v1 bench-test") and "tensorflow" in doc["versions"]
     assert doc["reward_threshold"] == 475.0 and list(doc["configs"]) == ["discrete", "default:lr_pi=1e-3"]
     for entry in doc["configs"].values():
         assert entry["seeds"] == [0, 1] and len(set(entry["agent_ids"])) == 2
         assert np.array(entry["returns"]).shape == (2, 2) and entry["frames"] == [[64, 128], [64, 128]]
         for key in ("mean", "std", "ci_low", "ci_high"):
             assert len(entry[key]) == 2 and all(np.isfinite(entry[key])), key
-        assert entry["mean"] == pytest.approx(np.mean(entry["returns"], axis=0))
+        assert entry["mean"] == pytest.approx(np.mean(entry["returns"], axis=0), rel=1e-5)  # 6 digits kept
         assert all(lo <= m <= hi for lo, m, hi in zip(entry["ci_low"], entry["mean"], entry["ci_high"]))
-        assert len(entry["eval_returns"]) == 2 and np.isfinite(entry["eval_mean"])
-        for agent_id in entry["agent_ids"]:  # every agent is a normal experiment too
+        assert len(entry["eval_returns"]) == 2 and np.isfinite(entry["eval_mean"]) and entry["eval_deterministic"]
+        for run, agent_id in zip(entry["runs"], entry["agent_ids"]):  # every agent is a normal experiment too
             meta = json.loads((storage / "experiments" / agent_id / "meta.json").read_text())
-            assert meta["status"] == "finished" and meta["config"]["seed"] in (0, 1)
+            assert meta["status"] == "finished" and meta["config"]["seed"] == run["seed"]
+            progress = [json.loads(line) for line in
+                        (storage / "experiments" / agent_id / "progress.jsonl").read_text().splitlines()]
+            episodes = sum(r.get("rollout/episodes", 0) for r in progress)
+            assert run["final_episodes"] == min(10, episodes) and run["frames"] == 128 and run["wall_s"] > 0
+            evaluations = (storage / "experiments" / agent_id / "evaluations.jsonl").read_text().splitlines()
+            record = json.loads(evaluations[-1])  # what evaluate.py ID -n 3 --deterministic --save last writes
+            assert record["deterministic"] and record["save"] == "last" and record["episodes"] == 3
+            assert record["return_mean"] == run["eval"]["return_mean"]
     for spec, entry in doc["configs"].items():  # the runs of each config form an experiment group
         assert entry["experiment_group"] == f"bench-test/{spec}"
         for agent_id in entry["agent_ids"]:
@@ -67,9 +90,20 @@ def test_two_configs_two_repetitions(storage):
         half = np.subtract(entry["ci_high"], entry["mean"])  # scipy's t against the monitor's table
         assert np.subtract(agg["high"], agg["mean"]) == pytest.approx(half, rel=1e-3, abs=1e-3)
         assert np.subtract(agg["mean"], agg["low"]) == pytest.approx(half, rel=1e-3, abs=1e-3)
-    from monitor.bench import read_benchmark  # the monitor's benchmarks page reads the file
-    page = read_benchmark(storage / "benchmarks" / "bench-test.json")
+    from monitor.bench import read_benchmark, results as committed  # the monitor's benchmarks page reads the file
+    page = read_benchmark(results / "bench-test.json")
     assert page["error"] is None and [c["band"] for c in page["configs"]] == ["95% CI", "95% CI"]
+    suites = committed(results.parent)
+    assert [b["name"] for b in suites[0]["benches"]] == ["bench-test"]
+    shown = suites[0]["benches"][0]["configs"][0]
+    assert shown["band"] == "± std" and shown["final_mean"] == pytest.approx(doc["configs"]["discrete"]["final_mean"])
+    assert shown["frames"] == [64, 128]
+
+
+def test_deterministic_without_evaluation_is_an_error_line(storage):
+    proc = run_script("benchmark.py", "CartPole-v1", "x", "--steps", "64", "-c", "default", "--deterministic",
+                      check=False)
+    assert proc.returncode == 2 and proc.stderr.startswith("error: --deterministic applies to the evaluation")
 
 
 def test_bad_config_is_an_error_line(storage):

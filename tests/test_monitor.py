@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from fake_storage import make_experiment, write_progress
+from fake_storage import make_benchmark, make_experiment, write_progress
 from monitor_fixtures import client, page_data, root, strict_json  # noqa: F401 (fixtures)
 from monitor import create_app
 from monitor.__main__ import parse_args
@@ -160,8 +160,9 @@ def test_benchmarks_page(client, root: Path) -> None:
     res = client.get("/benchmarks")
     assert res.status_code == 200 and b"cartpole-lr" in res.data and b"95% CI" in res.data
     data = page_data(res.data)
-    assert [c["name"] for c in data[0]["configs"]] == ["lr3e-4", "lr1e-3"]
-    assert len(data[0]["configs"][0]["mean"]) == 10
+    assert data["results"] == []  # no committed results given to this app
+    assert [c["name"] for c in data["storage"][0]["configs"]] == ["lr3e-4", "lr1e-3"]
+    assert len(data["storage"][0]["configs"][0]["mean"]) == 10
     (root / "benchmarks" / "broken.json").write_text('{"name": "bro')
     (root / "benchmarks" / "odd.json").write_text('{"configs": {"x": {"mean": "no"}}}')
     res = client.get("/benchmarks")
@@ -229,14 +230,17 @@ def test_command_line_defaults(monkeypatch) -> None:
     assert parse_args(["--port", "6006"]).storage == "./storage"
 
 
-def test_monitor_never_imports_tensorflow(root: Path) -> None:
+def test_monitor_never_imports_tensorflow(root: Path, tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    make_benchmark(results, name="HalfCheetah-v5", cycles=5)  # a results suite "benchmarks" for the page
     code = (
         "import sys\n"
         "from monitor import create_app\n"
-        f"c = create_app({str(root)!r}).test_client()\n"
+        f"c = create_app({str(root)!r}, results_root={str(results)!r}).test_client()\n"
         "for u in ('/', '/experiment/exp-a', '/compare?ids=exp-a,exp-b', '/benchmarks',"
         " '/vendor/plotly.min.js'):\n"
         "    assert c.get(u).status_code == 200, u\n"
+        "assert b'HalfCheetah-v5' in c.get('/benchmarks').data\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'dexterity', 'keras')]\n"
         "assert not bad, bad\n")
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,

@@ -41,7 +41,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     make_experiment(root, "run-b", index=1, cycles=50, seed=0, config={"lr_pi": 1e-3})
     make_experiment(root, "live", index=2, cycles=20, seed=1, status="running")
     make_benchmark(root, cycles=20)
-    app = create_app(root)
+    make_benchmark(root.parent / "results", name="HalfCheetah-v5", cycles=30, configs=("mujoco",))
+    app = create_app(root, results_root=root.parent / "results")
 
     @app.after_request
     def grow_live_run(response):
@@ -121,6 +122,7 @@ def test_benchmarks_page_draws_configs(server, tmp_path: Path) -> None:
     base, _ = server
     dom = dump_dom(base + "/benchmarks", tmp_path)
     assert int(attribute(dom, "bench-0", "data-points") or 0) == 2 * 20
+    assert int(attribute(dom, "result-0-0", "data-points") or 0) == 30  # a results suite: one config
     data = json.loads(re.search(r'<script id="data" type="application/json">(.*?)</script>',
                                 dom, re.S).group(1))
-    assert data[0]["name"] == "cartpole-lr"
+    assert data["storage"][0]["name"] == "cartpole-lr" and data["results"][0]["suite"] == "benchmarks"

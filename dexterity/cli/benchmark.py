@@ -2,19 +2,25 @@
 
     benchmark.py CartPole-v1 cartpole-presets -r 3 -i 50 -c discrete default
     benchmark.py CartPole-v1 cartpole-lr -r 3 -i 50 -c discrete discrete:lr_pi=1e-3 -e
+    benchmark.py HalfCheetah-v5 HalfCheetah-v5 -r 3 --steps 1000000 --pcon mujoco -e --deterministic \
+        --results benchmarks/results/mujoco      # a committed result (docs/benchmarks.md)
     mpirun -n 2 benchmark.py ...      # every agent trains on all ranks (same code as train.py)
 
 A CONFIG is a preset name (hp_config presets) optionally followed by `:key=value,key=value`
 changes. Hyperparameter flags (`--workers 4 ...`) apply to every config. Repetition k uses seed
-k. Results go to storage/benchmarks/<NAME>.json (docs/storage.md) and <NAME>.png; the runs of
+k. Results go to storage/benchmarks/<NAME>.json (docs/storage.md; --results DIR: DIR/<NAME>.json) and
+<NAME>.png; with -e every agent is evaluated as `evaluate.py ID -n N --save last` would; the runs of
 config SPEC form experiment group <NAME>/<SPEC> (or <GROUP>/<SPEC> with --experiment-group).
 """
 from __future__ import annotations
 
 import argparse
 import json
-import socket
+import math
+import shlex
 import sys
+import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,6 +29,7 @@ from dexterity.cli.common import add_config_flags, config_changes, run_main, set
 from dexterity.configs.hp_config import PARAMETERS, derive_config, get_preset
 from dexterity.errors import ConfigError, DexterityError
 from dexterity.groups import benchmark_group
+from dexterity.results import final_return, machine, mean_std
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,13 +38,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("env", help="Gymnasium env id")
     parser.add_argument("name", help="benchmark name: storage/benchmarks/NAME.json and NAME.png")
     parser.add_argument("-r", "--repetitions", type=int, default=3, help="agents per config, seeds 0..R-1")
-    parser.add_argument("-i", "--cycles", type=int, default=100, help="training cycles per agent")
-    parser.add_argument("-c", "--configs", nargs="+", required=True, metavar="CONFIG",
+    parser.add_argument("-i", "--cycles", type=int, default=None, help="training cycles per agent (default 100)")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="env steps per agent instead of -i: cycles = ceil(STEPS / (workers x horizon))")
+    parser.add_argument("-c", "--configs", "--pcon", nargs="+", required=True, metavar="CONFIG",
                         help="presets to compare, each optionally with changes: discrete:lr_pi=1e-3,epochs=8")
     parser.add_argument("-e", "--evaluate", action="store_true",
-                        help="also evaluate every trained agent (last weights, frozen normalisers, sampled actions) "
-                             "for --eval-episodes episodes; adds eval_returns/eval_mean/eval_std per config")
+                        help="also evaluate every trained agent as `evaluate.py ID -n N --save last` does (fresh "
+                             "episodes, frozen normalisers; recorded in its evaluations.jsonl); adds "
+                             "eval_returns/eval_mean/eval_std per config")
     parser.add_argument("--eval-episodes", type=int, default=10, help="episodes per evaluation (default 10)")
+    parser.add_argument("--deterministic", action="store_true",
+                        help="with -e: take the distribution's mode instead of sampling")
+    parser.add_argument("--results", default=None, metavar="DIR",
+                        help="write the result file to DIR/NAME.json instead of storage/benchmarks "
+                             "(e.g. benchmarks/results/mujoco, shown on the monitor's Benchmarks page)")
     parser.add_argument("--experiment-group", default=None, metavar="GROUP",
                         help="experiment group of the runs: config SPEC's runs go into GROUP/SPEC "
                              "(default: the benchmark NAME)")
@@ -81,22 +96,45 @@ def confidence_band(curves: np.ndarray) -> dict[str, list[float]]:
             "ci_high": (mean + half).tolist()}
 
 
+def cycles_for(args: argparse.Namespace, config: dict[str, Any]) -> int:
+    """Training cycles of a config: -i, or the cycles that reach --steps env steps (100 by default)."""
+    if args.steps is None:
+        return args.cycles or 100
+    return math.ceil(args.steps / (config["workers"] * config["horizon"]))
+
+
 def train_one(env_id: str, preset: str, config: dict[str, Any], seed: int, cycles: int, comm: Any,
-              plugins: list[str], eval_episodes: int, group: str | None = None) -> dict[str, Any]:
-    """Train one agent through PPOAgent (all ranks) in experiment `group`; returns its id, curves and
-    optional evaluation."""
+              plugins: list[str], group: str | None = None) -> dict[str, Any]:
+    """Train one agent through PPOAgent (all ranks) in experiment `group`; returns its id, curves,
+    frames, wall time (start-up included) and final training return (last 10 episodes)."""
     from dexterity.agent.ppo import PPOAgent
     config = derive_config(config, {"seed": seed, "iterations": cycles})
+    start = time.perf_counter()
     with PPOAgent(env_id, config, comm=comm, plugins=plugins, preset=preset, verbose=False,
                   experiment_group=group) as agent:
         records = agent.drill()
-        out = {"agent_id": agent.agent_id, "threshold": agent.info.get("reward_threshold"),
-               "returns": [r.get("rollout/return_mean", float("nan")) for r in records],
-               "frames": [int(r["frames"]) for r in records]}
-        if eval_episodes:
-            episodes = agent.evaluate_episodes(eval_episodes)
-            out["eval_return"] = float(np.mean([e["return"] for e in episodes]))
-    return out
+        agent_id, threshold = agent.agent_id, agent.info.get("reward_threshold")
+    final, taken = final_return(records)
+    return {"seed": seed, "agent_id": agent_id, "threshold": threshold,
+            "frames": int(records[-1]["frames"]) if records else 0,
+            "wall_s": round(time.perf_counter() - start, 2), "final_return": final, "final_episodes": taken,
+            "returns": [r.get("rollout/return_mean", float("nan")) for r in records],
+            "frames_curve": [int(r["frames"]) for r in records]}
+
+
+def evaluate_saved(agent_id: str, episodes: int, deterministic: bool, sequential: bool, comm: Any) -> dict[str, Any]:
+    """Evaluate the agent's `last` checkpoint on rank 0 exactly as `evaluate.py ID -n N --save last` does,
+    append the record to its evaluations.jsonl, and share the record with every rank."""
+    record = None
+    if comm.is_root:
+        from dexterity.cli.evaluate import EVAL_SEED, evaluate, evaluation_record
+        from dexterity.storage import ExperimentLog
+        result = evaluate(agent_id, episodes, "last", deterministic, sequential=sequential)
+        record = evaluation_record(result, deterministic, EVAL_SEED)
+        log = ExperimentLog(agent_id)
+        if log.dir.is_dir():
+            log.append_evaluation(record)
+    return comm.bcast(record)
 
 
 def run(args: argparse.Namespace, comm: Any) -> dict[str, Any]:
@@ -104,33 +142,67 @@ def run(args: argparse.Namespace, comm: Any) -> dict[str, Any]:
     from dexterity.storage import utc_now
     common = config_changes(args)
     specs = [(spec, *parse_config(spec, common)) for spec in args.configs]   # validate all before training
-    doc: dict[str, Any] = {"name": args.name, "env_id": args.env, "cycles": args.cycles,
-                           "repetitions": args.repetitions, "created": utc_now(), "host": socket.gethostname(),
+    doc: dict[str, Any] = {"name": args.name, "env_id": args.env, "cycles": cycles_for(args, specs[0][2]),
+                           "steps": args.steps, "repetitions": args.repetitions, "created": utc_now(),
+                           "host": machine()["host"], "machine": machine(comm.size),
+                           "command": shlex.join(["benchmark.py", *sys.argv[1:]]), "versions": {},
                            "reward_threshold": None, "configs": {}}
     for spec, preset, config in specs:
         runs, group = [], benchmark_group(args.experiment_group or args.name, spec)
         for seed in range(args.repetitions):
-            result = train_one(args.env, preset, config, seed, args.cycles, comm, args.plugin,
-                               args.eval_episodes if args.evaluate else 0, group)
+            result = train_one(args.env, preset, config, seed, cycles_for(args, config), comm, args.plugin, group)
+            if args.evaluate:
+                result["eval"] = evaluate_saved(result["agent_id"], args.eval_episodes, args.deterministic,
+                                                config["sequential"], comm)
             doc["reward_threshold"] = result["threshold"]
+            doc["versions"] = doc["versions"] or _versions(result["agent_id"])
             runs.append(result)
             if comm.is_root:
-                finals = [r for r in result["returns"] if np.isfinite(r)]
-                extra = f", evaluation {result['eval_return']:.2f}" if "eval_return" in result else ""
-                print(f"{spec} seed {seed}: agent {result['agent_id']}, final mean return "
-                      f"{finals[-1] if finals else float('nan'):.2f}{extra}", flush=True)
-        doc["configs"][spec] = {"experiment_group": group, **_summarise(runs, args.evaluate)}
+                _report(spec, result)
+        doc["configs"][spec] = {"experiment_group": group, "preset": preset,
+                                **_summarise(runs, args.evaluate, args.deterministic)}
     return doc
 
 
-def _summarise(runs: list[dict[str, Any]], evaluated: bool) -> dict[str, Any]:
+def _versions(agent_id: str) -> dict[str, Any]:
+    """The library versions an agent was trained with (its meta.json), {} when unknown."""
+    from dexterity.storage import ExperimentLog
+    versions = ExperimentLog(agent_id).read_meta().get("versions")
+    return versions if isinstance(versions, dict) else {}
+
+
+def _report(spec: str, result: dict[str, Any]) -> None:
+    """One line per trained agent."""
+    final = result["final_return"]
+    extra = f", evaluation {result['eval']['return_mean']:.2f}" if "eval" in result else ""
+    print(f"{spec} seed {result['seed']}: agent {result['agent_id']}, final return (last "
+          f"{result['final_episodes']} episodes) {final if final is not None else float('nan'):.2f}{extra}, "
+          f"{result['frames']} steps in {result['wall_s']:.0f} s", flush=True)
+
+
+def _rounded(values: Any) -> Any:
+    """Numbers (in nested lists) to 6 significant digits, so that result files stay small; NaN kept."""
+    if isinstance(values, list):
+        return [_rounded(v) for v in values]
+    return float(f"{values:.6g}") if isinstance(values, float) and math.isfinite(values) else values
+
+
+def _summarise(runs: list[dict[str, Any]], evaluated: bool, deterministic: bool) -> dict[str, Any]:
+    """A config's entry: per-run figures, curves, the band per cycle, and the figures over seeds."""
     curves = np.array([r["returns"] for r in runs], np.float64)
-    entry = {"agent_ids": [r["agent_id"] for r in runs], "seeds": list(range(len(runs))),
-             "returns": curves.tolist(), "frames": [r["frames"] for r in runs], **confidence_band(curves)}
+    keys = ("seed", "agent_id", "frames", "wall_s", "final_return", "final_episodes")
+    entry: dict[str, Any] = {
+        "agent_ids": [r["agent_id"] for r in runs], "seeds": [r["seed"] for r in runs],
+        "runs": [{**{k: r[k] for k in keys}, **({"eval": r["eval"]} if "eval" in r else {})} for r in runs],
+        "returns": _rounded(curves.tolist()), "frames": [r["frames_curve"] for r in runs],
+        **{k: _rounded(v) for k, v in confidence_band(curves).items()}}
+    entry["final_mean"], entry["final_std"] = mean_std([r["final_return"] for r in runs])
+    entry["wall_s_mean"] = mean_std([r["wall_s"] for r in runs])[0]
     if evaluated:
-        values = np.array([r["eval_return"] for r in runs])
-        entry.update({"eval_returns": values.tolist(), "eval_mean": float(values.mean()),
-                      "eval_std": float(values.std(ddof=1)) if len(values) > 1 else 0.0})
+        values = [r["eval"]["return_mean"] for r in runs]
+        mean, std = mean_std(values)
+        entry.update({"eval_returns": values, "eval_mean": mean, "eval_std": std,
+                      "eval_deterministic": deterministic, "eval_episodes": runs[0]["eval"]["episodes"]})
     return entry
 
 
@@ -156,11 +228,28 @@ def plot(doc: dict[str, Any], path: Any) -> None:
     plt.close(fig)
 
 
+def _check_args(args: argparse.Namespace) -> Path | None:
+    """One-line errors for bad numbers and an unusable --results folder (made when missing) before any training."""
+    if args.cycles is not None and args.steps is not None:
+        raise DexterityError("give -i (cycles) or --steps, not both")
+    if args.repetitions < 1 or (args.cycles or 1) < 1 or (args.steps or 1) < 1 or args.eval_episodes < 1:
+        raise DexterityError("-r, -i, --steps and --eval-episodes must be at least 1")
+    if args.deterministic and not args.evaluate:
+        raise DexterityError("--deterministic applies to the evaluation: add -e")
+    if args.results is None:
+        return None
+    folder = Path(args.results)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DexterityError(f"--results {args.results}: cannot make that folder ({exc.strerror})") from None
+    return folder
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     set_storage(args.storage)
-    if args.repetitions < 1 or args.cycles < 1:
-        raise DexterityError("-r and -i must be at least 1")
+    results = _check_args(args)
     from dexterity.storage import check_agent_id, storage_root, write_json
     check_agent_id(args.name)  # a safe file name
     for spec in args.configs:
@@ -175,12 +264,18 @@ def main(argv: list[str] | None = None) -> int:
     doc = run(args, comm)
     if comm.is_root:
         folder = storage_root() / "benchmarks"
-        write_json(folder / f"{args.name}.json", doc)
+        target = (results or folder) / f"{args.name}.json"
+        write_json(target, doc)
+        folder.mkdir(parents=True, exist_ok=True)
         plot(doc, folder / f"{args.name}.png")
         for name, entry in doc["configs"].items():
-            print(f"{name}: final mean return {entry['mean'][-1]:.2f} "
-                  f"[{entry['ci_low'][-1]:.2f}, {entry['ci_high'][-1]:.2f}] over {args.repetitions} seeds")
-        print(f"wrote {folder / (args.name + '.json')} and {args.name}.png")
+            evaluation = (f", evaluation {entry['eval_mean']:.2f} ± {entry['eval_std']:.2f}"
+                          if "eval_mean" in entry else "")
+            final = entry["final_mean"] if entry["final_mean"] is not None else float("nan")
+            print(f"{name}: final return {final:.2f} ± {entry['final_std'] or 0.0:.2f} over "
+                  f"{args.repetitions} seeds{evaluation}; last cycle's mean return {entry['mean'][-1]:.2f} "
+                  f"[{entry['ci_low'][-1]:.2f}, {entry['ci_high'][-1]:.2f}]")
+        print(f"wrote {target} and {folder / (args.name + '.png')}")
     return 0
 
 

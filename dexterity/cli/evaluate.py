@@ -9,6 +9,8 @@ import numpy as np
 
 from dexterity.cli.common import parse_env_kwargs, run_main, set_storage
 
+EVAL_SEED = 12345  # default seed of the evaluation envs and sampling
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="evaluate.py", description="Evaluate a saved agent.")
@@ -22,14 +24,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="override the agent's env kwargs, as JSON (e.g. a harder goal_angle)")
     parser.add_argument("--workers", type=int, default=0, help="parallel envs (default: min(episodes, 8))")
     parser.add_argument("--sequential", action="store_true", help="run the envs in this process")
-    parser.add_argument("--seed", type=int, default=12345, help="seed of the evaluation envs and sampling")
+    parser.add_argument("--seed", type=int, default=EVAL_SEED, help="seed of the evaluation envs and sampling")
     parser.add_argument("--cpu", action="store_true", help="force the CPU")
     parser.add_argument("--storage", default=None, help="storage root (default: $DEXTERITY_STORAGE or ./storage)")
     return parser
 
 
 def evaluate(agent_id: str | None, episodes: int, which: str | None = None, deterministic: bool = False,
-             env_id: str | None = None, workers: int = 0, sequential: bool = False, seed: int = 12345,
+             env_id: str | None = None, workers: int = 0, sequential: bool = False, seed: int = EVAL_SEED,
              env_kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
     """Run `episodes` episodes of a saved agent; returns {agent_id, iteration, save, env_id, records}.
 
@@ -65,37 +67,45 @@ def evaluate(agent_id: str | None, episodes: int, which: str | None = None, dete
             "env_id": env_id or info["env_id"], "records": records}
 
 
+def evaluation_record(result: dict[str, Any], deterministic: bool, seed: int,
+                      overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The evaluations.jsonl record of an `evaluate` result: return and length statistics of its episodes."""
+    from dexterity.storage import utc_now
+    records = result["records"]
+    returns = np.array([r["return"] for r in records])
+    lengths = np.array([r["length"] for r in records])
+    successes = [r["success"] for r in records if "success" in r]
+    goals = [r["consecutive_goals"] for r in records if "consecutive_goals" in r]
+    return {"iteration": result["iteration"], "save": result["save"], "env_id": result["env_id"],
+            "episodes": len(records), "return_mean": float(returns.mean()), "return_std": float(returns.std()),
+            "length_mean": float(lengths.mean()), "length_std": float(lengths.std()),
+            "deterministic": deterministic, "time": utc_now(), "seed": seed,
+            **({"env_kwargs": overrides} if overrides else {}),
+            **({"success_rate": float(np.mean(successes))} if successes else {}),
+            **({"consecutive_goals": float(np.mean(goals)), "consecutive_goals_max": max(goals)} if goals else {})}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     overrides = parse_env_kwargs(args.env_kwargs)
     set_storage(args.storage)
     from dexterity import tf_setup
     tf_setup.tensorflow(cpu=args.cpu)
-    from dexterity.storage import ExperimentLog, utc_now
+    from dexterity.storage import ExperimentLog
     result = evaluate(args.id, args.episodes, args.save, args.deterministic, args.env, args.workers,
                       args.sequential, args.seed, overrides)
-    records = result["records"]
-    returns = np.array([r["return"] for r in records])
-    lengths = np.array([r["length"] for r in records])
+    rec = evaluation_record(result, args.deterministic, args.seed, overrides)
     line = (f"agent {result['agent_id']} ({result['save']}, cycle {result['iteration']}) on {result['env_id']}: "
-            f"{len(records)} episodes, return {returns.mean():.2f} ± {returns.std():.2f}, "
-            f"length {lengths.mean():.1f} ± {lengths.std():.1f}")
-    successes = [r["success"] for r in records if "success" in r]
-    if successes:
-        line += f", success rate {np.mean(successes):.2f}"
-    goals = [r["consecutive_goals"] for r in records if "consecutive_goals" in r]
-    if goals:
-        line += f", consecutive goals {np.mean(goals):.2f} (max {max(goals)})"
+            f"{rec['episodes']} episodes, return {rec['return_mean']:.2f} ± {rec['return_std']:.2f}, "
+            f"length {rec['length_mean']:.1f} ± {rec['length_std']:.1f}")
+    if "success_rate" in rec:
+        line += f", success rate {rec['success_rate']:.2f}"
+    if "consecutive_goals" in rec:
+        line += f", consecutive goals {rec['consecutive_goals']:.2f} (max {rec['consecutive_goals_max']})"
     print(line + (" (deterministic)" if args.deterministic else "") + (f" with {args.env_kwargs}" if overrides else ""))
     log = ExperimentLog(result["agent_id"])
     if log.dir.is_dir():
-        log.append_evaluation({"iteration": result["iteration"], "save": result["save"], "env_id": result["env_id"],
-                               "episodes": len(records), "return_mean": float(returns.mean()),
-                               "return_std": float(returns.std()), "length_mean": float(lengths.mean()),
-                               "deterministic": args.deterministic, "time": utc_now(), "seed": args.seed,
-                               **({"env_kwargs": overrides} if overrides else {}),
-                               **({"success_rate": float(np.mean(successes))} if successes else {}),
-                               **({"consecutive_goals": float(np.mean(goals))} if goals else {})})
+        log.append_evaluation(rec)
     return 0
 
 

@@ -16,6 +16,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from dexterity.agent import checkpoint as ckpt
+from dexterity.agent.events import EventLog
 from dexterity.agent.learner import Learner, learning_rate
 from dexterity.agent.report import Progress, episode_stats, format_line
 from dexterity.agent.rollout import Gatherer, Rollout, run_episodes
@@ -63,6 +64,7 @@ class PPOAgent:
         self.config = config
         self.agent_id = self.comm.bcast(agent_id or new_agent_id())
         self.log = ExperimentLog(self.agent_id) if (write_experiment and self.comm.is_root) else None
+        self.events: EventLog | None = None  # TensorBoard files beside the log, open while drilling
         self.n_envs = envs_per_rank(config, self.comm.size)
         self.iteration, self.frames, self.wall_offset, self.best_return = 0, 0, 0.0, -np.inf
         self.history: list[dict[str, Any]] = []
@@ -176,6 +178,9 @@ class PPOAgent:
             raise
         finally:
             progress.clear()
+            if self.events is not None:
+                self.events.close()
+                self.events = None
             if self.log is not None:
                 try:
                     self.log.update_meta(status=status, iteration=self.iteration, frames=self.frames)
@@ -265,6 +270,11 @@ class PPOAgent:
         if self.log is not None and (record["iteration"] % self.config["monitor_frequency"] == 0
                                      or self.iteration == iterations):
             self.log.append_progress(record)
+            if self.events is not None:
+                self.events.scalars(record, step=self.frames)
+        every = self.config["histogram_every"]
+        if self.events is not None and every and self.iteration % every == 0:
+            self.events.histograms(self.policy.model.variables, step=self.frames)
         self.save("last", wall_time=record["time/wall"])
         if improved:
             self.save("best", wall_time=record["time/wall"])
@@ -302,6 +312,8 @@ class PPOAgent:
     def _start_log(self, iterations: int) -> None:
         if self.log is None:
             return
+        if self.config["tensorboard"] and self.events is None:
+            self.events = EventLog.open(self.log.dir)
         meta = self.log.read_meta()
         resumed = list(meta.get("resumed_at", [])) + [self.iteration]
         config = self.config

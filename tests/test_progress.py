@@ -65,7 +65,8 @@ def test_plain_lines_wait_for_the_delay_then_come_at_most_once_per_interval():
     assert len(out.getvalue().splitlines()) == 1
     clock.now = 133.0                    # 30 s after it
     progress.update(16)
-    assert out.getvalue().splitlines()[-1] == "  ... cycle 3/450 optimise 16/80 minibatch steps (20%), 33s into the cycle"
+    last = out.getvalue().splitlines()[-1]
+    assert last == "  ... cycle 3/450 optimise 16/80 minibatch steps (20%), 33s into the cycle"
     progress.end_cycle()
     clock.now = 500.0                    # outside a cycle nothing is due
     progress.update(1)

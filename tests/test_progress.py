@@ -49,6 +49,14 @@ def test_bad_settings_are_one_clear_error(env, message):
         settings(env=env, stream=io.StringIO())
 
 
+def test_train_py_refuses_a_bad_setting_with_one_line_before_building_anything(storage, monkeypatch):
+    monkeypatch.setenv("DEXTERITY_PROGRESS", "sometimes")
+    proc = run_script("train.py", "CartPole-v1", "--iterations", "1", check=False)
+    assert proc.returncode == 2 and proc.stdout == ""
+    expected = "error: DEXTERITY_PROGRESS must be one of auto, bar, lines, off, got 'sometimes'"
+    assert proc.stderr.splitlines() == [expected]
+
+
 def test_plain_lines_wait_for_the_delay_then_come_at_most_once_per_interval():
     clock, out = Clock(), io.StringIO()
     progress = LiveProgress(Settings("lines", delay=3.0, interval=30.0), ranks=2, stream=out, clock=clock)

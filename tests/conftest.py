@@ -10,6 +10,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 os.environ.setdefault("OMPI_ALLOW_RUN_AS_ROOT", "1")
 os.environ.setdefault("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+# no live progress lines in the output of scripts under test, whatever their speed (tests that
+# check the progress display set DEXTERITY_PROGRESS themselves)
+os.environ.setdefault("DEXTERITY_PROGRESS", "off")
 
 ROOT = Path(__file__).resolve().parents[1]
 

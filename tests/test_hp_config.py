@@ -15,6 +15,7 @@ DOCUMENTED_DEFAULTS = {
     "norm_advantages": True, "clip_values": False, "grad_norm": 0.5, "tbptt": 16, "target_kl": None,
     "state_norming": True, "reward_norming": True, "obs_clip": 10.0, "reward_clip": 10.0,
     "iterations": 1000, "seed": None, "cpu": False, "debug": False, "save_every": 0, "gif_every": 0,
+    "tensorboard": True, "histogram_every": 10,
 }
 
 
@@ -75,6 +76,8 @@ def test_mujoco_preset_matches_the_benchmark_setting():
     ({"shared": 1}, "shared"),
     ({"batch_size": 10_000}, "larger than the data"),
     ({"batch_size": 48}, "must divide"),
+    ({"histogram_every": -1}, "histogram_every' must be non-negative"),
+    ({"tensorboard": "yes"}, "tensorboard"),
 ])
 def test_invalid_configs_raise_clear_errors(changes, message):
     with pytest.raises(ConfigError, match=message):

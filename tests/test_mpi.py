@@ -63,14 +63,20 @@ def test_batch_size_is_global_one_and_two_ranks_take_the_same_steps():
 
 @pytest.mark.parametrize("extra", [[], ["--model", "gru", "--tbptt", "8"]], ids=["ffn", "gru"])
 def test_train_py_under_mpirun(storage, extra):
-    proc = mpirun("train.py", "Pendulum-v1", "--iterations", "2", *SMALL, *extra)
-    assert proc.stdout.count("cycle 2/2") == 1  # only rank 0 prints
+    every_update = {"DEXTERITY_PROGRESS": "lines", "DEXTERITY_PROGRESS_DELAY": "0", "DEXTERITY_PROGRESS_INTERVAL": "0"}
+    proc = mpirun("train.py", "Pendulum-v1", "--iterations", "2", *SMALL, *extra, env_vars=every_update)
+    lines = proc.stdout.splitlines()
+    assert sum(line.startswith("cycle 2/2 |") for line in lines) == 1  # only rank 0 prints
     assert "2 ranks x 2 envs" in proc.stdout and "comm" in proc.stdout
+    gathered = [line.split()[4] for line in lines if line.startswith("  ... cycle 1/2 gather")]
+    assert gathered == [f"{4 * t}/128" for t in range(33)]  # rank 0 alone: its 2 envs' steps x 2 ranks
     agent_ids = os.listdir(storage / "saved_models")
     assert len(agent_ids) == 1  # one agent id, from rank 0
-    records = [json.loads(line) for line in (storage / "experiments" / agent_ids[0] / "progress.jsonl").open()]
+    folder = storage / "experiments" / agent_ids[0]
+    records = [json.loads(line) for line in (folder / "progress.jsonl").open()]
     assert [r["iteration"] for r in records] == [0, 1]
     assert records[-1]["frames"] == 2 * 4 * 32 and records[-1]["dist/ranks"] == 2
+    assert len(list(folder.glob("events.out.tfevents.*"))) == 1  # TensorBoard: rank 0 only
 
 
 def test_resume_with_a_different_number_of_ranks(storage):

@@ -15,6 +15,7 @@ import tensorflow as tf
 
 from dexterity.agent.losses import ppo_loss
 from dexterity.agent.policy import Policy, reset_state
+from dexterity.agent.progress import CycleProgress
 from dexterity.agent.rollout import Rollout
 from dexterity.configs.layout import Minibatches
 from dexterity.distributed import Comm
@@ -151,18 +152,24 @@ class Learner:
             self._epoch = tf.function(self._epoch_impl)
             return self._epoch(data, order)
 
-    def optimise(self, rollout: Rollout, lr: float) -> dict[str, float]:
-        """Run the PPO epochs on a rollout (advantages computed); returns mean metrics."""
+    def optimise(self, rollout: Rollout, lr: float, progress: CycleProgress | None = None) -> dict[str, float]:
+        """Run the PPO epochs on a rollout (advantages computed); returns mean metrics.
+
+        `progress` hears the minibatch steps done after each epoch (one traced call each).
+        """
         self.optimizer.learning_rate = lr
         data = self.prepare(rollout)
         n_seq = int(data["log_probs"].shape[0])
         per_batch, steps = self._minibatches(n_seq)
+        progress = progress or CycleProgress()
+        progress.phase("optimise", self.config["epochs"] * steps, "minibatch steps")
         results, epochs = [], 0
         for _ in range(self.config["epochs"]):
             order = self.rng.permutation(n_seq)[: steps * per_batch].reshape(steps, per_batch)
             metrics = self._run_epoch(data, tf.constant(order, tf.int32)).numpy()
             results.append(metrics)
             epochs += 1
+            progress.update(epochs * steps)
             kl = float(self.comm.allreduce_mean(np.array([metrics[:, METRICS.index("approx_kl")].mean()]))[0])
             if self.config["target_kl"] is not None and kl > self.config["target_kl"]:
                 break

@@ -16,8 +16,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from dexterity.agent import checkpoint as ckpt
+from dexterity.agent.events import EventLog
 from dexterity.agent.learner import Learner, learning_rate
-from dexterity.agent.report import Progress, episode_stats, format_line
+from dexterity.agent.progress import CycleProgress, make_progress
+from dexterity.agent.report import episode_stats, format_line
 from dexterity.agent.rollout import Gatherer, Rollout, run_episodes
 from dexterity.configs.hp_config import defaults, derive_config
 from dexterity.configs.layout import envs_per_rank, minibatch_plan
@@ -52,17 +54,19 @@ class PPOAgent:
     def __init__(self, env_id: str, config: dict[str, Any], comm: Comm | None = None, agent_id: str | None = None,
                  env_kwargs: dict[str, Any] | None = None, plugins: Sequence[str] = (), preset: str | None = None,
                  write_experiment: bool = True, verbose: bool = True, role: Role | None = None,
-                 experiment_group: str | None = None):
+                 experiment_group: str | None = None, progress: bool = True):
         self.comm = comm or Comm()
         self.experiment_group = experiment_group  # meta.json `experiment_group` (dexterity.groups)
         self.role = role or plan_roles(self.comm, force_cpu=config["cpu"])
         self.env_id, self.env_kwargs, self.plugins = env_id, pinned_env_kwargs(env_id, env_kwargs), list(plugins)
         self.preset, self.verbose = preset, verbose and self.comm.is_root
+        self.show_progress = progress and self.verbose  # live gather/optimise progress of long cycles
         if config["seed"] is None:
             config = derive_config(config, {"seed": int(self.comm.bcast(int(np.random.SeedSequence().entropy % 2**31)))})
         self.config = config
         self.agent_id = self.comm.bcast(agent_id or new_agent_id())
         self.log = ExperimentLog(self.agent_id) if (write_experiment and self.comm.is_root) else None
+        self.events: EventLog | None = None  # TensorBoard files beside the log, open while drilling
         self.n_envs = envs_per_rank(config, self.comm.size)
         self.iteration, self.frames, self.wall_offset, self.best_return = 0, 0, 0.0, -np.inf
         self.history: list[dict[str, Any]] = []
@@ -159,7 +163,7 @@ class PPOAgent:
         if iterations != self.config["iterations"]:
             self.config = derive_config(self.config, {"iterations": iterations})
         self._start_log(iterations)
-        progress = Progress(self.verbose and self.comm.size == 1)
+        progress = make_progress(self.show_progress, ranks=self.comm.size)
         records, status, start = [], "failed", time.perf_counter()
         try:
             while self.iteration < iterations:
@@ -175,7 +179,9 @@ class PPOAgent:
             status = "interrupted"
             raise
         finally:
-            progress.clear()
+            if self.events is not None:
+                self.events.close()
+                self.events = None
             if self.log is not None:
                 try:
                     self.log.update_meta(status=status, iteration=self.iteration, frames=self.frames)
@@ -184,20 +190,22 @@ class PPOAgent:
                         raise  # otherwise the error in flight (e.g. a failed checkpoint) is the one to report
         return records
 
-    def cycle(self, progress: Progress | None = None) -> dict[str, Any]:
+    def cycle(self, progress: CycleProgress | None = None) -> dict[str, Any]:
         """One cycle: gather, compute advantages, sync normalisers, optimise. Returns the record."""
-        progress = progress or Progress(False)
+        progress = progress or CycleProgress()
         self.comm.reset_timer()
         t0 = time.perf_counter()
-        progress.show(f"cycle {self.iteration + 1}: gathering")
-        rollout = self.gatherer.gather()
-        rollout.compute_advantages(self.config["discount"], self.config["lam"])
-        self.brain.state_norm.sync(self.comm)
-        self.reward_norm.sync(self.comm)
-        t1 = time.perf_counter()
-        progress.show(f"cycle {self.iteration + 1}: optimising")
-        train = self._optimise(rollout)
-        t2 = time.perf_counter()
+        progress.start_cycle(f"cycle {self.iteration + 1}/{self.config['iterations']}")
+        try:
+            rollout = self.gatherer.gather(progress)
+            rollout.compute_advantages(self.config["discount"], self.config["lam"])
+            self.brain.state_norm.sync(self.comm)
+            self.reward_norm.sync(self.comm)
+            t1 = time.perf_counter()
+            train = self._optimise(rollout, progress)
+            t2 = time.perf_counter()
+        finally:
+            progress.end_cycle()  # before the cycle's line is printed
         episodes = [e for part in self.comm.allgather(rollout.episodes) for e in part]
         steps = rollout.steps * self.comm.size
         self.frames += steps
@@ -213,7 +221,7 @@ class PPOAgent:
         self.iteration += 1
         return record
 
-    def _optimise(self, rollout: Rollout) -> dict[str, Any]:
+    def _optimise(self, rollout: Rollout, progress: CycleProgress) -> dict[str, Any]:
         """Optimise on this rank's data and its gatherers' (see dexterity.devices); weights end equal."""
         lr = learning_rate(self.config, self.iteration)
         if not self.role.optimiser:
@@ -221,7 +229,7 @@ class PPOAgent:
             train: dict[str, Any] = {}
         else:
             parts = [rollout] + [self.comm.recv(source) for source in self.role.gatherers]
-            train = self.learner.optimise(Rollout.concatenate(parts) if len(parts) > 1 else rollout, lr)
+            train = self.learner.optimise(Rollout.concatenate(parts) if len(parts) > 1 else rollout, lr, progress)
         if len(self.role.optimiser_ranks) < self.comm.size:
             self._broadcast_weights()
             train = self.comm.bcast(train)
@@ -265,6 +273,11 @@ class PPOAgent:
         if self.log is not None and (record["iteration"] % self.config["monitor_frequency"] == 0
                                      or self.iteration == iterations):
             self.log.append_progress(record)
+            if self.events is not None:
+                self.events.scalars(record, step=self.frames)
+        every = self.config["histogram_every"]
+        if self.events is not None and every and self.iteration % every == 0:
+            self.events.histograms(self.policy.model.variables, step=self.frames)
         self.save("last", wall_time=record["time/wall"])
         if improved:
             self.save("best", wall_time=record["time/wall"])
@@ -302,6 +315,8 @@ class PPOAgent:
     def _start_log(self, iterations: int) -> None:
         if self.log is None:
             return
+        if self.config["tensorboard"] and self.events is None:
+            self.events = EventLog.open(self.log.dir)
         meta = self.log.read_meta()
         resumed = list(meta.get("resumed_at", [])) + [self.iteration]
         config = self.config

@@ -1,7 +1,6 @@
 """Cycle statistics: the progress record of a cycle and its one-line report."""
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import numpy as np
@@ -77,19 +76,3 @@ def format_line(record: dict[str, Any], iterations: int, eta_s: float | None) ->
         parts.append(f"ETA {_duration(eta_s)}")
     return " | ".join(parts)
 
-
-class Progress:
-    """A transient status ('gathering', 'optimising') on terminals; silent when piped."""
-
-    def __init__(self, enabled: bool):
-        self.enabled = enabled and sys.stdout.isatty()
-
-    def show(self, text: str) -> None:
-        if self.enabled:
-            sys.stdout.write(f"\r  ... {text}\033[K")
-            sys.stdout.flush()
-
-    def clear(self) -> None:
-        if self.enabled:
-            sys.stdout.write("\r\033[K")
-            sys.stdout.flush()

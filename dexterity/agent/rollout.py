@@ -12,6 +12,7 @@ import numpy as np
 
 from dexterity.agent.gae import compute_gae
 from dexterity.agent.policy import Policy
+from dexterity.agent.progress import CycleProgress
 from dexterity.envpool import EnvPool
 from dexterity.transformers import Transformer
 
@@ -85,8 +86,13 @@ class Gatherer:
                 "terminated": np.zeros((t, n), bool), "truncated": np.zeros((t, n), bool),
                 "states": [np.zeros((t, *s.shape), np.float32) for s in self.state]}
 
-    def gather(self) -> Rollout:
-        """Run `horizon` steps of every env and return the rollout (advantages not yet computed)."""
+    def gather(self, progress: CycleProgress | None = None) -> Rollout:
+        """Run `horizon` steps of every env and return the rollout (advantages not yet computed).
+
+        `progress` hears the steps gathered so far (this rank's, over all its envs).
+        """
+        progress = progress or CycleProgress()
+        progress.phase("gather", self.horizon * self.pool.n_envs, "steps", per_rank=True)
         if self.raw_obs is None:
             self.raw_obs = self.pool.reset()
         buf: dict[str, Any] = {}
@@ -111,6 +117,7 @@ class Gatherer:
                 buf["next_values"][t] = self.policy.value(final, new_state, np.zeros_like(self.reset))
             episodes += result["episodes"]
             self.raw_obs, self.state, self.reset = result["obs"], new_state, done.astype(np.float32)
+            progress.update((t + 1) * self.pool.n_envs)
         last = self.policy.value(self._observe(self.raw_obs, update=False), self.state, self.reset)
         nxt = np.concatenate([buf["values"][1:], last[None]], axis=0)
         buf["next_values"] = np.where(buf["truncated"], buf["next_values"], nxt)

@@ -27,7 +27,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--experiment-group", default=None, metavar="NAME",
                         help="put the run into experiment group NAME (meta.json); the monitor filters and "
                              "compares by group")
-    parser.add_argument("--no-monitor", action="store_true", help="write no experiment files for the monitor")
+    parser.add_argument("--no-monitor", action="store_true",
+                        help="write no experiment files for the monitor (nor TensorBoard event files)")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="show no live progress of the gather and optimise phases of cycles longer than 3 s "
+                             "(a bar on a terminal, a line every 30 s elsewhere); also DEXTERITY_PROGRESS=off")
     parser.add_argument("--plugin", action="append", default=[], metavar="MODULE",
                         help="import MODULE first (registers custom envs, models, distributions, rewards)")
     parser.add_argument("--env-kwargs", default=None, metavar="JSON", help="keyword arguments for gym.make, as JSON")
@@ -65,6 +69,8 @@ def _env_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 def _check_flags(args: argparse.Namespace, changes: dict[str, Any]) -> None:
     from dexterity.groups import check_group
     check_group(args.experiment_group)
+    from dexterity.agent.progress import settings
+    settings()  # a bad DEXTERITY_PROGRESS* variable: one clear line now
     if args.preload:
         from dexterity.pretrained import check_pretrained  # raises a clear error when missing
         check_pretrained(args.preload)
@@ -79,13 +85,14 @@ def make_agent(args: argparse.Namespace, comm: Any, role: Any = None) -> Any:
     changes = config_changes(args)
     if args.load_from:
         return PPOAgent.resume(args.load_from, changes, comm=comm, write_experiment=not args.no_monitor, role=role,
-                               experiment_group=args.experiment_group)
+                               experiment_group=args.experiment_group, progress=not args.no_progress)
     env_kwargs = _env_kwargs(args)
     preset = args.pcon or auto_preset(args.env, env_kwargs, args.plugin)
     env_kwargs = {**preset_env_kwargs(preset), **env_kwargs}  # the preset's training aids, unless set
     config = derive_config(get_preset(preset), changes)
     return PPOAgent(args.env, config, comm=comm, env_kwargs=env_kwargs, plugins=args.plugin, preset=preset,
-                    write_experiment=not args.no_monitor, role=role, experiment_group=args.experiment_group)
+                    write_experiment=not args.no_monitor, role=role, experiment_group=args.experiment_group,
+                    progress=not args.no_progress)
 
 
 def _header(agent: Any) -> str:

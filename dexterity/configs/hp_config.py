@@ -107,6 +107,10 @@ PARAMETERS: dict[str, Param] = {
                                check_text="positive"),
     "gif_every": Param(0, int, "render a gif of the policy every N cycles (0: never)", check=_non_negative,
                        check_text="non-negative"),
+    "tensorboard": Param(True, bool, "also write TensorBoard event files to the experiment folder: a scalar per "
+                                     "numeric field of each progress record, at the env frame count as step"),
+    "histogram_every": Param(10, int, "write TensorBoard histograms of the model weights every N cycles (0: never)",
+                             check=_non_negative, check_text="non-negative"),
     "seed": Param(None, int, "random seed (none: drawn at random and saved)", nullable=True),
     "cpu": Param(False, bool, "force the CPU even where TensorFlow sees GPUs"),
     "debug": Param(False, bool, "debug mode: eager TensorFlow, extra checks and output"),

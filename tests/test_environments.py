@@ -175,6 +175,33 @@ def test_discrete_actions_map_to_control_range():
     np.testing.assert_allclose(u.data.ctrl, u.model.actuator_ctrlrange[:, 0])
 
 
+def test_manipulate_relative_control_moves_targets_from_the_current_angles():
+    """relative_control: each target is the actuated joint's current angle plus half its control
+    range times the action (clipped); action 0 sets no servo error, so the hand moves far less than
+    under absolute control, where 0 drives every joint to mid-range."""
+    def angles(env):
+        m = env.model
+        return np.array([env.data.qpos[m.jnt_qposadr[m.actuator_trnid[i, 0]]] for i in range(m.nu)])
+
+    moved = {}
+    for relative in (True, False):
+        u = gym.make("ManipulateBlock-v0", relative_control=relative).unwrapped
+        u.reset(seed=3)
+        start = angles(u)
+        for _ in range(5):
+            u.step(np.zeros(20, np.float32))
+        moved[relative] = np.abs(angles(u) - start).sum()
+    assert moved[True] < 0.5 * moved[False]
+    low, high = u.model.actuator_ctrlrange.T
+    np.testing.assert_allclose(u.data.ctrl, (low + high) / 2.0)  # absolute: 0 is mid-range
+    u = gym.make("ManipulateBlock-v0", relative_control=True).unwrapped
+    u.reset(seed=3)
+    now = angles(u)
+    action = np.where(np.arange(20) % 2 == 0, 1.0, -1.0).astype(np.float32)
+    u.step(action)
+    np.testing.assert_allclose(u.data.ctrl, np.clip(now + action * (high - low) / 2.0, low, high), atol=1e-9)
+
+
 @pytest.mark.isolated  # renders: must not share the test session's process, which has TensorFlow loaded
 def test_visual_observation_is_an_image():
     env = gym.make("ManipulateBlockVisual-v0", vision_size=32)

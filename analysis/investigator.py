@@ -116,47 +116,69 @@ class Investigator:
         return _assemble(rows, meta)
 
     def _run(self, pool: Any, episodes: int, seed: int, deterministic: bool, max_steps: int) -> list[dict]:
-        import tensorflow as tf
-        from dexterity.agent.policy import reset_state
-        policy, n = self.brain.policy, pool.n_envs
-        policy.generator.reset_from_seed(seed)
+        from dexterity.agent.acting import ActLoop
+        n = pool.n_envs
+        self.brain.policy.generator.reset_from_seed(seed)
         quota = np.array([episodes // n + (i < episodes % n) for i in range(n)])
-        done_count, ep_index, step = np.zeros(n, int), np.full(n, -1), np.zeros(n, int)
+        done_count, ep_index, step_count = np.zeros(n, int), np.full(n, -1), np.zeros(n, int)
         next_episode, rows = 0, []
-        raw, state, reset = pool.reset(), policy.initial_state(n), np.ones(n, np.float32)
         variables = _state_variables(pool)
-        tap = ActivationTap(self.model.layers)
-        model = self.model
-
-        @tf.function
-        def traced_step(obs: dict, state: list, reset: Any) -> tuple:
-            tap.clear()
-            params, _, new_state = model.step(obs, reset_state(state, reset))
-            return params, new_state, dict(tap.outputs), dict(tap.inputs)
+        tapped = _TappedPolicy(self.brain.policy)
+        loop = ActLoop(pool, tapped, self.brain.state_norm.transform, deterministic)
+        loop.start()
         try:
             for _ in range(max_steps * int(quota.max())):
-                for i in np.flatnonzero(reset > 0):
-                    ep_index[i], next_episode, step[i] = next_episode, next_episode + 1, 0
+                for i in np.flatnonzero(loop.reset > 0):
+                    ep_index[i], next_episode, step_count[i] = next_episode, next_episode + 1, 0
                 active = done_count < quota
-                obs = self.brain.state_norm.transform(raw)
-                params, state_t, outputs, cell_inputs = traced_step(obs, state, reset)
-                dist = policy.distribution
-                action = dist.mode(params) if deterministic else dist.sample(params, policy.generator)
-                row = {"act": layer_arrays(outputs), "input": _inputs(obs, raw),
-                       "cell_input": {k: flat(np.asarray(v)) for k, v in cell_inputs.items()},
-                       "var": variables(raw), "episode": ep_index.copy(), "step": step.copy(), "mask": active}
-                result = pool.step(dist.to_env(np.asarray(action)))
-                row["reward"] = result["rewards"].astype(np.float32)
-                rows.append(row)
-                ended = result["terminated"] | result["truncated"]
-                done_count += ended & active
-                step += 1
-                raw, state, reset = result["obs"], [np.asarray(s) for s in state_t], ended.astype(np.float32)
+                raw, state_vars = loop.raw, variables(loop.raw)
+                step = loop.step()
+                outputs, cell_inputs = tapped.activations
+                rows.append({"act": layer_arrays(outputs), "input": _inputs(step.obs, raw),
+                             "cell_input": {k: flat(np.asarray(v)) for k, v in cell_inputs.items()},
+                             "var": state_vars, "episode": ep_index.copy(), "step": step_count.copy(),
+                             "mask": active, "reward": step.result["rewards"].astype(np.float32)})
+                done_count += step.done & active
+                step_count += 1
                 if (done_count >= quota).all():
                     break
         finally:
-            tap.remove()
+            tapped.close()
         return rows
+
+
+class _TappedPolicy:
+    """The policy as the act loop sees it, acting through TensorFlow with every layer tapped:
+    `activations` holds (layer outputs, cell inputs) of the last `act`."""
+
+    def __init__(self, policy: Any):
+        import tensorflow as tf
+        self.policy, self.distribution = policy, policy.distribution
+        self.tap = ActivationTap(policy.model.layers)
+        self.activations: tuple[dict, dict] = ({}, {})
+        model, tap = policy.model, self.tap
+
+        @tf.function
+        def traced_step(obs: dict, state: list) -> tuple:
+            tap.clear()
+            params, _, new_state = model.step(obs, state)
+            return params, new_state, dict(tap.outputs), dict(tap.inputs)
+        self._step = traced_step
+
+    def initial_state(self, batch: int) -> list[np.ndarray]:
+        return self.policy.initial_state(batch)
+
+    def act(self, obs: dict[str, np.ndarray], state: list[np.ndarray], reset: np.ndarray,
+            deterministic: bool = False) -> tuple[np.ndarray, None, None, list[np.ndarray]]:
+        """obs [N, ...], state [N, units] (the act loop zeroed ended episodes) -> actions [N, ...], new state."""
+        params, new_state, outputs, cell_inputs = self._step(obs, state)
+        dist = self.distribution
+        action = dist.mode(params) if deterministic else dist.sample(params, self.policy.generator)
+        self.activations = (outputs, cell_inputs)
+        return np.asarray(action), None, None, [np.asarray(s) for s in new_state]
+
+    def close(self) -> None:
+        self.tap.remove()
 
 
 def _inputs(obs: dict[str, np.ndarray], raw: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

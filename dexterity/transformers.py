@@ -8,7 +8,8 @@ is saved with the agent and frozen at evaluation. TensorFlow-free.
 from __future__ import annotations
 
 import abc
-from typing import Any, Sequence
+import dataclasses
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -118,10 +119,30 @@ class Transformer(abc.ABC):
                 m.load_state_dict(state[key])
 
 
+@dataclasses.dataclass(frozen=True)
+class ArrayOps:
+    """The array functions the normalisation formula needs, so that one formula serves numpy
+    (training, acting) and TensorFlow (the exported model, `dexterity.agent.export.TF_OPS`)."""
+
+    clip: Callable[[Any, float, float], Any]  # clip(x, low, high)
+    widen: Callable[[Any], Any]               # x -> float64 (numpy promotes float32 - float64 itself)
+    to_float32: Callable[[Any], Any]
+
+
+NUMPY_OPS = ArrayOps(clip=np.clip, widen=lambda x: x, to_float32=lambda x: np.asarray(x, np.float32))
+
+Scales = dict[str, tuple[np.ndarray, np.ndarray]]  # sense name -> (mean, std), float64 [*shape] each
+
+
 class StateNormaliser(Transformer):
-    """Normalises each vector sense to zero mean and unit variance, clipped; scales images to [0, 1]."""
+    """Normalises each vector sense to zero mean and unit variance, clipped; scales images to [0, 1].
+
+    The one owner of the formula (`apply`) and of its constants (`scales`, `clip`, `EPSILON`):
+    the exported TensorFlow model is built from them too.
+    """
 
     name = "state_normaliser"
+    EPSILON = 1e-8  # added to the variance before the square root
 
     @classmethod
     def from_config(cls, inputs: Any, config: dict[str, Any]) -> "StateNormaliser":
@@ -142,20 +163,34 @@ class StateNormaliser(Transformer):
             for key, m in self._stats.items():
                 m.update(obs[key])
 
-    def transform(self, obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Raw observations -> normalised float32 (vectors) and [0, 1] float32 (images)."""
+    def scales(self) -> Scales:
+        """(mean, std = sqrt(var + EPSILON)) of every normalised sense, float64 [*shape]; {} when disabled."""
+        if not self.enabled:
+            return {}
+        out = {}
+        for key, m in self._stats.items():
+            _, mean, var = m.moments
+            out[key] = (mean, np.sqrt(var + self.EPSILON))
+        return out
+
+    def apply(self, obs: dict[str, Any], scales: Scales, ops: ArrayOps = NUMPY_OPS) -> dict[str, Any]:
+        """The formula: images [B, H, W, C] -> x / 255; senses in `scales` -> clip((x - mean) / std,
+        +-clip) computed in float64; others unchanged; every output float32 [B, *shape]."""
         out = {}
         for s in self.senses:
             x = obs[s.name]
             if s.is_image:
-                out[s.name] = x.astype(np.float32) * np.float32(1.0 / 255.0)
-            elif self.enabled:
-                _, mean, var = self._stats[s.name].moments
-                z = (x - mean) / np.sqrt(var + 1e-8)
-                out[s.name] = np.clip(z, -self.clip, self.clip).astype(np.float32)
+                out[s.name] = ops.to_float32(x) * np.float32(1.0 / 255.0)
+            elif s.name in scales:
+                mean, std = scales[s.name]
+                out[s.name] = ops.to_float32(ops.clip((ops.widen(x) - mean) / std, -self.clip, self.clip))
             else:
-                out[s.name] = np.asarray(x, np.float32)
+                out[s.name] = ops.to_float32(x)
         return out
+
+    def transform(self, obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Raw observations -> normalised float32 (vectors) and [0, 1] float32 (images)."""
+        return self.apply(obs, self.scales())
 
     def summary(self) -> dict[str, float]:
         """Scalar summaries for the progress log: mean of means and of stds over all inputs."""

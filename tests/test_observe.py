@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.conftest import run_script
@@ -100,6 +101,8 @@ class _FakeBrain:
 class _FakePool:
     """A 1-env pool whose episodes last 3 steps; counts renders and resets."""
 
+    n_envs = 1
+
     def __init__(self):
         self.t, self.renders, self.resets = 0, 0, 0
 
@@ -115,7 +118,8 @@ class _FakePool:
     def step(self, actions):
         self.t += 1
         done = self.t % 3 == 0
-        return {"obs": {"obs": [[0.0]]}, "rewards": [1.0],
+        return {"obs": {"obs": [[0.0]]}, "rewards": [1.0], "terminated": np.array([done]),
+                "truncated": np.array([False]),
                 "episodes": [{"return": 3.0, "length": 3, "success": 1.0}] if done else []}
 
 

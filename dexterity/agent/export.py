@@ -2,10 +2,11 @@
 
 The SavedModel's `act(obs, state)` takes raw observations (dict of [B, *shape] float32, the
 layout of `dexterity.spaces`) and the recurrent state, and returns the deterministic action in
-the distribution's space, the policy parameters and the next state. `export.json` beside it
-records the senses, state sizes and the action space so that `load_exported` can map actions to
-the env (clip, rescale, bins) with no dexterity checkpoint; the SavedModel itself loads with
-plain `tf.saved_model.load` on machines without dexterity.
+the distribution's space, the policy parameters and the next state; `normalise(obs)` returns
+what the model reads (the state normaliser's own formula over its frozen statistics).
+`export.json` beside it records the senses, state sizes and the action space so that
+`ExportedPolicy` can map actions to the env (clip, rescale, bins) with no dexterity checkpoint;
+the SavedModel itself loads with plain `tf.saved_model.load` on machines without dexterity.
 """
 from __future__ import annotations
 
@@ -19,40 +20,36 @@ import tensorflow as tf
 
 from dexterity.agent.checkpoint import Brain
 from dexterity.errors import DexterityError
+from dexterity.transformers import ArrayOps
+
+TF_OPS = ArrayOps(clip=tf.clip_by_value, widen=lambda x: tf.cast(x, tf.float64),
+                  to_float32=lambda x: tf.cast(x, tf.float32))
 
 
 class _Exported(tf.Module):
+    """`act(obs, state)` and `normalise(obs)` of a brain; the normalisation is the normaliser's own
+    formula (`StateNormaliser.apply`) over its statistics frozen as constants."""
+
     def __init__(self, brain: Brain):
         super().__init__()
         self.model = brain.policy.model
         self.layers = list(brain.policy.model.layers)
-        self.senses = brain.senses
-        stats = brain.state_norm.moments()
         norm = brain.state_norm
-        self.norm = {}
-        for s in brain.senses:
-            if s.name in stats and norm.enabled:
-                _, mean, var = stats[s.name].moments
-                self.norm[s.name] = (tf.constant(mean, tf.float32), tf.constant(np.sqrt(var + 1e-8), tf.float32))
-        self.clip = float(norm.clip)
+        scales = {k: (tf.constant(mean, tf.float64), tf.constant(std, tf.float64))
+                  for k, (mean, std) in norm.scales().items()}
         obs_spec = {s.name: tf.TensorSpec([None, *s.shape], tf.float32, name=s.name.replace("/", "_"))
                     for s in brain.senses}
         state_spec = [tf.TensorSpec([None, size], tf.float32) for size in brain.policy.model.state_sizes()]
         distribution = brain.policy.distribution
 
+        def normalise(obs: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+            return norm.apply(obs, scales, TF_OPS)
+
         def act(obs: dict[str, tf.Tensor], state: list[tf.Tensor]) -> dict[str, Any]:
-            x = {}
-            for s in self.senses:
-                if s.is_image:
-                    x[s.name] = obs[s.name] / 255.0
-                elif s.name in self.norm:
-                    mean, std = self.norm[s.name]
-                    x[s.name] = tf.clip_by_value((obs[s.name] - mean) / std, -self.clip, self.clip)
-                else:
-                    x[s.name] = obs[s.name]
-            params, value, new_state = self.model.step(x, list(state))
+            params, value, new_state = self.model.step(normalise(obs), list(state))
             return {"action": distribution.mode(params), "params": params, "value": value, "state": new_state}
 
+        self.normalise = tf.function(normalise, input_signature=[obs_spec])
         self.act = tf.function(act, input_signature=[obs_spec, state_spec])
 
 

@@ -6,6 +6,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from dexterity.agent.acting import ActLoop
 from dexterity.agent.checkpoint import Brain
 from dexterity.envpool import EnvPool
 from dexterity.errors import DexterityError
@@ -23,19 +24,16 @@ def record_episode(env_id: str, brain: Brain, env_kwargs: dict[str, Any] | None 
     with EnvPool(env_id, 1, seed, processes=1, env_kwargs=kwargs, plugins=plugins) as pool:
         if training_state is not None:
             pool.set_training_states([training_state])
-        raw = pool.reset()
-        state = brain.policy.initial_state(1)
-        reset = np.ones(1, np.float32)
+        loop = ActLoop(pool, brain.policy, brain.state_norm.transform, deterministic)
+        loop.start()
         for _ in range(max_steps):
             frame = pool.render()[0]
             if frame is None:
                 raise DexterityError(f"{env_id} renders no rgb frames (render_mode='rgb_array' unsupported)")
             frames.append(np.asarray(frame, np.uint8))
-            actions, _, _, state = brain.policy.act(brain.state_norm.transform(raw), state, reset, deterministic)
-            result = pool.step(brain.policy.distribution.to_env(actions))
-            total += float(result["rewards"][0])
-            raw, reset = result["obs"], np.zeros(1, np.float32)
-            if result["episodes"]:
+            step = loop.step()
+            total += float(step.result["rewards"][0])
+            if step.done[0]:
                 break
     return frames, total
 

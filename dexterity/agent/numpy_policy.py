@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from dexterity.agent.acting import zero_ended
 from dexterity.numpy_ops import NumpyOps, Unsupported
 
 TOLERANCE = 1e-4  # largest relative difference from the Keras model accepted by the check at creation
@@ -70,10 +71,7 @@ class NumpyPolicy:
              ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
         """obs [B, ...], state [B, units] each, reset [B] -> params [B, P], value [B], new state."""
         self._sync()
-        if state:
-            keep = (1.0 - np.asarray(reset, np.float32))[:, None]
-            state = [s * keep for s in state]
-        params, value, new_state = self.model.forward(obs, state, self.ops)
+        params, value, new_state = self.model.forward(obs, zero_ended(state, reset), self.ops)
         return params, value, [np.asarray(s, np.float32) for s in new_state]
 
     def act(self, obs: dict[str, np.ndarray], state: list[np.ndarray], reset: np.ndarray,

@@ -1,6 +1,7 @@
 """The gatherer: steps the env pool with batched policy inference and stores a rollout.
 
-Episodes run on across cycles: the last observation, recurrent state and reset flags carry over.
+Episodes run on across cycles: the act loop (`dexterity.agent.acting.ActLoop`) keeps the last
+observation, recurrent state and reset flags.
 The stored observations and rewards are the normalised ones the learner trains on.
 """
 from __future__ import annotations
@@ -10,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from dexterity.agent.acting import ActLoop, Step
 from dexterity.agent.gae import compute_gae
 from dexterity.agent.policy import Policy
 from dexterity.agent.progress import CycleProgress
@@ -29,7 +31,7 @@ class Rollout:
     terminated: np.ndarray
     truncated: np.ndarray
     resets: np.ndarray              # 1 where the step's input state is zeroed (an episode starts)
-    states: list[np.ndarray]        # recurrent state before the reset, [T, N, units] each
+    states: list[np.ndarray]        # recurrent state each step acted from (zero where resets), [T, N, units]
     next_values: np.ndarray         # value of the observation after each step (see compute_gae)
     episodes: list[dict[str, Any]]  # records of the episodes that ended during the rollout
     advantages: np.ndarray | None = None
@@ -62,29 +64,27 @@ class Rollout:
 
 
 class Gatherer:
-    """Collects `horizon` steps from every env of a pool per call to `gather`."""
+    """Collects `horizon` steps from every env of a pool per call to `gather` (through an `ActLoop`)."""
 
     def __init__(self, pool: EnvPool, policy: Policy, state_norm: Transformer,
                  reward_norm: Transformer | None, horizon: int):
         self.pool, self.policy, self.horizon = pool, policy, horizon
         self.state_norm, self.reward_norm = state_norm, reward_norm
-        self.raw_obs: dict[str, np.ndarray] | None = None
-        self.state = policy.initial_state(pool.n_envs)
-        self.reset = np.ones(pool.n_envs, np.float32)
+        self.loop = ActLoop(pool, policy, lambda raw: self._observe(raw, update=True))
 
     def _observe(self, raw: dict[str, np.ndarray], update: bool) -> dict[str, np.ndarray]:
         if update:
             self.state_norm.update(raw)
         return self.state_norm.transform(raw)
 
-    def _allocate(self, obs: dict[str, np.ndarray], actions: np.ndarray) -> dict[str, Any]:
+    def _allocate(self, step: Step) -> dict[str, Any]:
         t, n = self.horizon, self.pool.n_envs
-        return {"obs": {k: np.zeros((t, *v.shape), v.dtype) for k, v in obs.items()},
-                "actions": np.zeros((t, *actions.shape), actions.dtype),
+        return {"obs": {k: np.zeros((t, *v.shape), v.dtype) for k, v in step.obs.items()},
+                "actions": np.zeros((t, *step.actions.shape), step.actions.dtype),
                 **{k: np.zeros((t, n), np.float32) for k in ("log_probs", "values", "rewards", "resets",
                                                                "next_values")},
                 "terminated": np.zeros((t, n), bool), "truncated": np.zeros((t, n), bool),
-                "states": [np.zeros((t, *s.shape), np.float32) for s in self.state]}
+                "states": [np.zeros((t, *s.shape), np.float32) for s in step.state]}
 
     def gather(self, progress: CycleProgress | None = None) -> Rollout:
         """Run `horizon` steps of every env and return the rollout (advantages not yet computed).
@@ -93,32 +93,28 @@ class Gatherer:
         """
         progress = progress or CycleProgress()
         progress.phase("gather", self.horizon * self.pool.n_envs, "steps", per_rank=True)
-        if self.raw_obs is None:
-            self.raw_obs = self.pool.reset()
         buf: dict[str, Any] = {}
         episodes: list[dict[str, Any]] = []
         for t in range(self.horizon):
-            obs = self._observe(self.raw_obs, update=True)
-            actions, log_probs, values, new_state = self.policy.act(obs, self.state, self.reset)
+            step = self.loop.step()
             if not buf:
-                buf = self._allocate(obs, actions)
-            for key in obs:
-                buf["obs"][key][t] = obs[key]
-            for i, s in enumerate(self.state):
+                buf = self._allocate(step)
+            for key, value in step.obs.items():
+                buf["obs"][key][t] = value
+            for i, s in enumerate(step.state):
                 buf["states"][i][t] = s
-            buf["actions"][t], buf["log_probs"][t], buf["values"][t] = actions, log_probs, values
-            buf["resets"][t] = self.reset
-            result = self.pool.step(self.policy.distribution.to_env(actions))
-            done = result["terminated"] | result["truncated"]
-            buf["rewards"][t] = self._reward(result["rewards"], done)
+            buf["actions"][t], buf["log_probs"][t], buf["values"][t] = step.actions, step.log_probs, step.values
+            buf["resets"][t] = step.reset
+            result = step.result
+            buf["rewards"][t] = self._reward(result["rewards"], step.done)
             buf["terminated"][t], buf["truncated"][t] = result["terminated"], result["truncated"]
             if result["truncated"].any():
                 final = self._observe(result["final_obs"], update=False)
-                buf["next_values"][t] = self.policy.value(final, new_state, np.zeros_like(self.reset))
+                buf["next_values"][t] = self.policy.value(final, step.new_state, np.zeros_like(step.reset))
             episodes += result["episodes"]
-            self.raw_obs, self.state, self.reset = result["obs"], new_state, done.astype(np.float32)
             progress.update((t + 1) * self.pool.n_envs)
-        last = self.policy.value(self._observe(self.raw_obs, update=False), self.state, self.reset)
+        loop = self.loop
+        last = self.policy.value(self._observe(loop.raw, update=False), loop.pending_state(), loop.reset)
         nxt = np.concatenate([buf["values"][1:], last[None]], axis=0)
         buf["next_values"] = np.where(buf["truncated"], buf["next_values"], nxt)
         return Rollout(episodes=episodes, **buf)
@@ -140,16 +136,12 @@ def run_episodes(pool: EnvPool, policy: Policy, state_norm: Transformer, episode
     """
     episodes = max(episodes, 1)
     quota = [episodes // pool.n_envs + (i < episodes % pool.n_envs) for i in range(pool.n_envs)]
-    raw = pool.reset()
-    state = policy.initial_state(pool.n_envs)
-    reset = np.ones(pool.n_envs, np.float32)
+    loop = ActLoop(pool, policy, state_norm.transform, deterministic)
+    loop.start()
     per_env: list[list[dict[str, Any]]] = [[] for _ in range(pool.n_envs)]
     for _ in range(max_steps):
-        actions, _, _, state = policy.act(state_norm.transform(raw), state, reset, deterministic)
-        result = pool.step(policy.distribution.to_env(actions))
-        for record in result["episodes"]:
+        for record in loop.step().result["episodes"]:
             per_env[record["env"] - pool.index_offset].append(record)
-        raw, reset = result["obs"], (result["terminated"] | result["truncated"]).astype(np.float32)
         if all(len(records) >= q for records, q in zip(per_env, quota)):
             break
     return [r for records, q in zip(per_env, quota) for r in records[:q]]

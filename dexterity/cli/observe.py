@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from dexterity.agent.acting import ActLoop
 from dexterity.cli.common import parse_env_kwargs, run_main, set_storage
 from dexterity.errors import DexterityError
 
@@ -78,26 +79,25 @@ def play(pool: Any, brain: Any, episodes: int, deterministic: bool, max_steps: i
     Returns one record per episode: return, length and, where the env reports them, success and goals.
     """
     records: list[dict[str, Any]] = []
-    raw = pool.reset()
+    loop = ActLoop(pool, brain.policy, brain.state_norm.transform, deterministic)
+    loop.start()
     for _ in range(episodes):
-        state, reset, total, length, record = brain.policy.initial_state(1), np.ones(1, np.float32), 0.0, 0, None
+        total, length, record = 0.0, 0, None
         while record is None:
             tick = time.perf_counter()
             if frames is not None:
                 frames.append(np.asarray(pool.render()[0], np.uint8))
-            actions, _, _, state = brain.policy.act(brain.state_norm.transform(raw), state, reset, deterministic)
-            result = pool.step(brain.policy.distribution.to_env(actions))
-            total, length = total + float(result["rewards"][0]), length + 1
-            raw, reset = result["obs"], np.zeros(1, np.float32)
-            if result["episodes"]:
-                record = result["episodes"][0]
+            step = loop.step()
+            total, length = total + float(step.result["rewards"][0]), length + 1
+            if step.done[0]:
+                record = step.result["episodes"][0]
             elif length >= max_steps:
                 record = {"return": total, "length": length, "cut": True}
             if frames is None:
                 time.sleep(max(0.0, 1.0 / fps - (time.perf_counter() - tick)))
         records.append(record)
         if record.get("cut"):
-            raw = pool.reset()
+            loop.start()
     return records
 
 

@@ -20,6 +20,7 @@ import math
 import shlex
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -87,7 +88,8 @@ def confidence_band(curves: np.ndarray) -> dict[str, list[float]]:
     """Per cycle over repetitions (curves [R, T], NaN = no episode ended): mean, std, 95% CI of the mean."""
     from scipy import stats
     count = np.sum(np.isfinite(curves), axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN cycles (no episode ended) stay NaN
         mean = np.nanmean(curves, axis=0) if curves.size else np.zeros(0)
         std = np.nanstd(curves, axis=0, ddof=1) if curves.shape[0] > 1 else np.zeros(curves.shape[1])
         half = stats.t.ppf(0.975, np.maximum(count - 1, 1)) * std / np.sqrt(np.maximum(count, 1))

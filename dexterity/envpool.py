@@ -99,6 +99,23 @@ def make_env(env_id: str, env_kwargs: dict[str, Any] | None = None, plugins: Seq
         raise DexterityError(f"environment '{env_id}' rejected its options {env_kwargs}: {exc}") from exc
 
 
+def follow_tracked_body(env: gym.Env) -> None:
+    """Point a Gymnasium MuJoCo env's free camera at its `trackbodyid` body (x, y) before a frame.
+
+    Gymnasium's renderer reads `default_camera_config` once and then renders from a free camera, so a
+    runner (HalfCheetah, Walker2d, ...) leaves the picture; with `{"trackbodyid": B}` in that config
+    (env kwarg `default_camera_config`) the camera follows body B, height and angles as configured.
+    Other envs are untouched.
+    """
+    base = env.unwrapped
+    renderer = getattr(base, "mujoco_renderer", None)
+    body = (getattr(renderer, "default_cam_config", None) or {}).get("trackbodyid")
+    viewer = getattr(renderer, "viewer", None)
+    if body is None or viewer is None or not hasattr(viewer, "cam") or not 0 <= int(body) < base.model.nbody:
+        return
+    viewer.cam.lookat[:2] = base.data.xpos[int(body)][:2]
+
+
 def env_seed(seed: int, rank: int, index: int) -> int:
     """Seed of environment `index` on `rank`, derived from the run's seed."""
     return int(np.random.SeedSequence([seed, rank, index]).generate_state(1)[0])
@@ -184,6 +201,8 @@ class EnvGroup:
 
     def render(self) -> list[np.ndarray | None]:
         """An rgb frame of every env (envs made with render_mode='rgb_array')."""
+        for env in self.envs:
+            follow_tracked_body(env)
         return [env.render() for env in self.envs]
 
     def call(self, method: str, *args: Any) -> list[Any]:

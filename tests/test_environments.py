@@ -321,3 +321,28 @@ def test_manipulate_relative_goal_adds_the_rotation_still_to_do():
     from dexterity.errors import EnvironmentError_
     with pytest.raises(EnvironmentError_, match="relative_goal"):
         gym.make("ManipulateBlock-v0", relative_goal=1)
+
+
+@pytest.mark.isolated  # renders: must not share the test session's process, which has TensorFlow loaded
+def test_render_follows_the_tracked_body_only_when_configured():
+    from dexterity.envpool import make_env, follow_tracked_body
+    for track in (True, False):
+        config = {"distance": 4.0, "lookat": np.array([0.0, 0.0, 0.3])}
+        if track:
+            config["trackbodyid"] = 1
+        env = make_env("HalfCheetah-v5", {"render_mode": "rgb_array", "width": 64, "height": 48,
+                                          "default_camera_config": config})
+        env.reset(seed=0)
+        env.render()
+        for _ in range(60):  # a constant push moves the torso away from the origin
+            env.step(np.full(6, 0.8, np.float32))
+        follow_tracked_body(env)
+        lookat = env.unwrapped.mujoco_renderer.viewer.cam.lookat
+        torso = env.unwrapped.data.xpos[1]
+        assert abs(torso[0]) > 0.05
+        if track:
+            np.testing.assert_allclose(lookat[:2], torso[:2])
+        else:
+            np.testing.assert_allclose(lookat[:2], [0.0, 0.0])
+        assert lookat[2] == pytest.approx(0.3)
+        env.close()

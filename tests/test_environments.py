@@ -11,6 +11,7 @@ from gymnasium.utils.env_checker import check_env
 
 import dexterity  # noqa: F401  (registers the tasks)
 from dexterity.environments import TASKS, register_environments
+from dexterity.errors import EnvironmentError_
 
 REACH_IDS = ["ReachAbsolute-v0", "ReachRelative-v0", "FreeReach-v0", "FreeReachFF-v0", "FreeReachMF-v0",
              "FreeReachRF-v0", "FreeReachLF-v0"]
@@ -200,6 +201,32 @@ def test_manipulate_relative_control_moves_targets_from_the_current_angles():
     action = np.where(np.arange(20) % 2 == 0, 1.0, -1.0).astype(np.float32)
     u.step(action)
     np.testing.assert_allclose(u.data.ctrl, np.clip(now + action * (high - low) / 2.0, low, high), atol=1e-9)
+
+
+def test_manipulate_target_control_moves_targets_from_the_previous_targets():
+    """relative_control="target": each step adds half the control range times the action to the
+    previous step's targets (clipped), so action 0 holds them even where the joints lag behind;
+    with True ("position") the same zero action re-centres the targets on the lagging angles."""
+    u = gym.make("ManipulateBlock-v0", relative_control="target").unwrapped
+    u.reset(seed=3)
+    low, high = u.model.actuator_ctrlrange.T
+    start = u.data.ctrl.copy()
+    action = np.linspace(-0.6, 0.6, 20).astype(np.float32)
+    u.step(action)
+    first = np.clip(start + action * (high - low) / 2.0, low, high)
+    np.testing.assert_allclose(u.data.ctrl, first, atol=1e-12)
+    u.step(action)
+    np.testing.assert_allclose(u.data.ctrl, np.clip(first + action * (high - low) / 2.0, low, high), atol=1e-12)
+    held = u.data.ctrl.copy()
+    for _ in range(3):
+        u.step(np.zeros(20, np.float32))
+    np.testing.assert_array_equal(u.data.ctrl, held)
+    m = u.model
+    lag = np.abs(held - u.data.qpos[m.jnt_qposadr[m.actuator_trnid[:, 0]]]).max()
+    assert lag > 0.05  # the joints have not all reached those targets, so "position" would differ
+    for bad in ("relative", 1, None):
+        with pytest.raises(EnvironmentError_, match="relative_control must be"):
+            gym.make("ManipulateBlock-v0", relative_control=bad)
 
 
 @pytest.mark.isolated  # renders: must not share the test session's process, which has TensorFlow loaded

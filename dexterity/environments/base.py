@@ -2,8 +2,10 @@
 
 The hand: 24 joints (first in qpos/qvel), 20 position actuators (4 distal finger joints are
 coupled to the middle ones by tendons). Actions are in [-1, 1]^20 and are mapped to the actuator
-control ranges: absolute (`center + half_range * a`) or relative to the actuated joint's current
-position (`qpos + half_range * a`), clipped to the range. One env step lasts `control_period`
+control ranges (`relative_control`): absolute (`center + half_range * a`), relative to the actuated
+joint's current position (`qpos + half_range * a`; True or "position") or relative to the previous
+targets (`ctrl + half_range * a`; "target", Isaac Gym's relative control: action 0 holds the
+targets), clipped to the range. One env step lasts `control_period`
 seconds (default 0.04), simulated as physics steps of the `physics` profile's timestep
 (`dexterity.environments.physics`; `substeps` overrides their number). TensorFlow-free:
 rendering needs it to stay so.
@@ -52,6 +54,19 @@ def _ensure_headless_gl() -> None:
         gl_context.GLContext = GLContext
 
 
+_CONTROL_MODES = ("absolute", "position", "target")
+
+
+def control_mode(relative_control: Any) -> str:
+    """'absolute', 'position' or 'target' from a `relative_control` kwarg (False, True or a mode name)."""
+    if isinstance(relative_control, bool):
+        return "position" if relative_control else "absolute"
+    if isinstance(relative_control, str) and relative_control in _CONTROL_MODES:
+        return relative_control
+    raise EnvironmentError_(f"relative_control must be true, false or one of {sorted(_CONTROL_MODES)}, "
+                            f"got {relative_control!r}")
+
+
 def _substeps(substeps: Any, control_period: Any, physics: PhysicsProfile) -> int:
     """Physics steps per env step: `substeps` when given, else `control_period` / timestep."""
     if substeps is not None:
@@ -77,7 +92,7 @@ class HandEnv(gym.Env, abc.ABC):
     camera = {"lookat": (1.0, 0.95, 0.2), "distance": 0.5, "azimuth": 55.0, "elevation": -30.0}
 
     def __init__(self, reward_config: str | dict | None = None, reward_function: str | RewardFunction | None = None,
-                 relative_control: bool = False, physics: str | dict | PhysicsProfile | None = None,
+                 relative_control: bool | str = False, physics: str | dict | PhysicsProfile | None = None,
                  control_period: float = 0.04, substeps: int | None = None, render_mode: str | None = None,
                  render_width: int = 480, render_height: int = 480):
         if render_mode not in (None, *self.metadata["render_modes"]):
@@ -88,7 +103,7 @@ class HandEnv(gym.Env, abc.ABC):
         self.data = mujoco.MjData(self.model)
         self.reward_config = resolve_reward_config(reward_config, self.default_reward_config)
         self.reward_function = get_reward_function(reward_function or self.default_reward_function)
-        self.relative_control = bool(relative_control)
+        self.control_mode = control_mode(relative_control)
         self.substeps = _substeps(substeps, control_period, self.physics)
         self.control_period = self.substeps * self.physics.timestep
         self.metadata = {**self.metadata, "render_fps": round(1.0 / self.control_period)}
@@ -162,7 +177,12 @@ class HandEnv(gym.Env, abc.ABC):
     def step(self, action: np.ndarray) -> tuple[dict, float, bool, bool, dict]:
         """Map the action to controls, run `substeps` physics steps, evaluate the task."""
         unit = self._unit_action(action)
-        center = self.data.qpos[self._act_qpos] if self.relative_control else self._ctrl_center
+        if self.control_mode == "absolute":
+            center = self._ctrl_center
+        elif self.control_mode == "position":
+            center = self.data.qpos[self._act_qpos]
+        else:  # "target": the previous step's targets
+            center = self.data.ctrl.copy()
         np.clip(center + self._ctrl_half * unit, self._ctrl_low, self._ctrl_high, out=self.data.ctrl)
         step_physics(self.model, self.data, self.substeps)
         reward, terminated, truncated = self._evaluate()

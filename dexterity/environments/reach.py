@@ -31,7 +31,7 @@ class ReachEnv(HandEnv):
     # many seconds under those targets, started from the kinematic pose (within ~2 mm of rest).
     goal_settle_time = 0.2
 
-    def __init__(self, relative_control: bool = False, **kwargs: Any):
+    def __init__(self, relative_control: bool | str = False, **kwargs: Any):
         super().__init__(relative_control=relative_control, **kwargs)
         self._goal_data = mujoco.MjData(self.model)
         self._target_sites = np.array([self.model.site(f"target{i}").id for i in range(5)], int)

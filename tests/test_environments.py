@@ -229,6 +229,51 @@ def test_manipulate_target_control_moves_targets_from_the_previous_targets():
             gym.make("ManipulateBlock-v0", relative_control=bad)
 
 
+def test_manipulate_matrix_orientation_and_object_velocity_senses():
+    """orientation="matrix": vision and goal report rotation-matrix columns (scipy's), continuous
+    where the canonical quaternion flips sign (a block turned by just under and just over pi about
+    the vertical); object_velocity appends the block's 6 velocities to vision."""
+    from scipy.spatial.transform import Rotation
+
+    from dexterity.environments.rotations import quat_conjugate, quat_from_axis_angle, quat_multiply
+
+    def columns(q):
+        m = Rotation.from_quat([q[1], q[2], q[3], q[0]]).as_matrix()
+        return np.concatenate([m[:, 0], m[:, 1]])
+
+    plain = gym.make("ManipulateBlock-v0", relative_goal=True).unwrapped
+    assert plain.observation_space["vision"].shape == (7,) and plain.observation_space["goal"].shape == (8,)
+    env = gym.make("ManipulateBlock-v0", relative_goal=True, orientation="matrix", object_velocity=True)
+    u = env.unwrapped
+    assert u.observation_space["vision"].shape == (15,) and u.observation_space["goal"].shape == (12,)
+    obs, _ = env.reset(seed=5)
+    assert env.observation_space.contains(obs)
+    block, goal = u.object_quaternion().copy(), u.goal.copy()
+    np.testing.assert_allclose(obs["vision"][:3], u.object_position(), atol=1e-6)
+    np.testing.assert_allclose(obs["vision"][3:9], columns(block), atol=1e-6)
+    np.testing.assert_allclose(obs["goal"][:6], columns(goal), atol=1e-6)
+    np.testing.assert_allclose(obs["goal"][6:], columns(quat_multiply(goal, quat_conjugate(block))), atol=1e-6)
+    velocity = np.array([0.1, -0.2, 0.3, 1.0, -2.0, 3.0])
+    u.data.qvel[u._obj_v:u._obj_v + 6] = velocity
+    np.testing.assert_allclose(u._observation()["vision"][9:], velocity, atol=1e-6)
+    senses = {}
+    for name, kwargs in (("quaternion", {}), ("matrix", {"orientation": "matrix"})):
+        v = gym.make("ManipulateBlock-v0", **kwargs).unwrapped
+        v.reset(seed=0)
+        start = v._initial_qpos[v._obj_q + 3:v._obj_q + 7]
+        views = []
+        for angle in (np.pi - 0.01, np.pi + 0.01):
+            q = quat_multiply(quat_from_axis_angle(np.array([0.0, 0.0, 1.0]), angle), start)
+            v.set_scene(v._initial_qpos[:24], v._initial_qpos[v._obj_q:v._obj_q + 3], q)
+            views.append(v._observation()["vision"][3:])
+        senses[name] = np.abs(views[0] - views[1]).max()
+    assert senses["matrix"] < 0.05 < 1.0 < senses["quaternion"]
+    with pytest.raises(EnvironmentError_, match="orientation must be"):
+        gym.make("ManipulateBlock-v0", orientation="euler")
+    with pytest.raises(EnvironmentError_, match="object_velocity"):
+        gym.make("ManipulateBlockVisual-v0", object_velocity=True)
+
+
 @pytest.mark.isolated  # renders: must not share the test session's process, which has TensorFlow loaded
 def test_visual_observation_is_an_image():
     env = gym.make("ManipulateBlockVisual-v0", vision_size=32)

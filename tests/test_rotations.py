@@ -76,3 +76,16 @@ def test_curriculum_widens_on_full_windows_only():
 def test_curriculum_rejects_bad_settings(kwargs):
     with pytest.raises(ValueError):
         GoalCurriculum(**kwargs)
+
+
+def test_matrix6_is_the_first_two_columns_of_scipys_rotation_matrix_and_ignores_the_sign():
+    from scipy.spatial.transform import Rotation
+
+    from dexterity.environments.rotations import quat_to_matrix6
+    rng = np.random.default_rng(4)
+    for _ in range(20):
+        q = rng.normal(size=4)
+        q /= np.linalg.norm(q)
+        matrix = Rotation.from_quat([q[1], q[2], q[3], q[0]]).as_matrix()  # scipy: x, y, z, w
+        np.testing.assert_allclose(quat_to_matrix6(q), np.concatenate([matrix[:, 0], matrix[:, 1]]), atol=1e-12)
+        np.testing.assert_allclose(quat_to_matrix6(-q), quat_to_matrix6(q), atol=1e-12)

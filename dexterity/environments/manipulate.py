@@ -17,7 +17,7 @@ import numpy as np
 from dexterity.environments.base import N_HAND_JOINTS, HandEnv, _float_box
 from dexterity.environments.curriculum import GoalCurriculum
 from dexterity.environments.rotations import (canonical, quat_angle, quat_conjugate, quat_from_axis_angle,
-                                              quat_multiply, random_quat, random_rotation_within)
+                                              quat_multiply, quat_to_matrix6, random_quat, random_rotation_within)
 from dexterity.errors import EnvironmentError_
 
 
@@ -35,6 +35,11 @@ class ManipulateBlockEnv(HandEnv):
     curriculum: start at `goal_angle` and widen it by `curriculum_step` after each window of
         `curriculum_window` goal attempts that reached at least `curriculum_threshold` of its goals.
     relative_goal: the goal sense is [8]: the goal quaternion and the rotation still to do (world frame).
+    orientation: "quaternion" (canonical, w >= 0: [4]) or "matrix" (the rotation matrix's first two
+        columns: [6], continuous where a canonical quaternion flips sign) for the block's and the
+        goal's orientations in the vision and goal senses (vision [9], goal [6] or [12]).
+    object_velocity: the vision sense also reports the block's linear and angular velocity [6] (what
+        motion-sensitive visual areas report), so a feed-forward policy sees the block's motion.
     `info["goal_angle"]` reports the bound in force when goals are bounded.
     """
 
@@ -50,12 +55,17 @@ class ManipulateBlockEnv(HandEnv):
     def __init__(self, max_goals: int = 50, goal_timeout: int | None = None, drop_height: float = 0.12,
                  goal_angle: float | None = None, curriculum: bool = False, curriculum_step: float = 0.2,
                  curriculum_window: int = 10, curriculum_threshold: float = 0.5, relative_goal: bool = False,
-                 **kwargs: Any):
+                 orientation: str = "quaternion", object_velocity: bool = False, **kwargs: Any):
         self.max_goals = int(max_goals)
         self.drop_height = float(drop_height)
         if not isinstance(relative_goal, bool):
             raise EnvironmentError_(f"relative_goal must be true or false, got {relative_goal!r}")
         self.relative_goal = relative_goal
+        if orientation not in ("quaternion", "matrix"):
+            raise EnvironmentError_(f"orientation must be 'quaternion' or 'matrix', got {orientation!r}")
+        if not isinstance(object_velocity, bool):
+            raise EnvironmentError_(f"object_velocity must be true or false, got {object_velocity!r}")
+        self.orientation, self.object_velocity = orientation, object_velocity
         super().__init__(**kwargs)
         if goal_timeout is None:
             goal_timeout = int(round(self.goal_seconds / self.control_period))
@@ -77,10 +87,11 @@ class ManipulateBlockEnv(HandEnv):
         self.observation_space = gym.spaces.Dict(self._observation_spaces())
 
     def _observation_spaces(self) -> dict[str, gym.Space]:
-        return {"vision": _float_box(7),
+        turn = 4 if self.orientation == "quaternion" else 6
+        return {"vision": _float_box(3 + turn + (6 if self.object_velocity else 0)),
                 "somatosensation": _float_box(len(self._touch_adr) + self.model.nu),
                 "proprioception": _float_box(2 * N_HAND_JOINTS),
-                "goal": _float_box(8 if self.relative_goal else 4),
+                "goal": _float_box(2 * turn if self.relative_goal else turn),
                 "asymmetric": _float_box(32)}
 
     # ---- task state ---------------------------------------------------------------------------
@@ -177,17 +188,31 @@ class ManipulateBlockEnv(HandEnv):
         velocity = self.data.qvel[self._obj_v:self._obj_v + 6]
         return np.concatenate([object_state, velocity, to_goal, self.fingertip_positions().ravel()])
 
+    def _sensed_orientation(self, q: np.ndarray) -> np.ndarray:
+        """An orientation as the senses report it: canonical quaternion [4] or matrix columns [6]."""
+        return canonical(q) if self.orientation == "quaternion" else quat_to_matrix6(q)
+
     def _goal_observation(self) -> np.ndarray:
-        """[4] goal quaternion, or [8] with relative_goal: also the rotation still to do, in the hand's
-        (world) frame, canonical: goal = turn * block."""
+        """The goal orientation [4|6], with relative_goal followed by the rotation still to do, in the
+        hand's (world) frame: goal = turn * block."""
+        goal = self._sensed_orientation(self.goal)
         if not self.relative_goal:
-            return self.goal.astype(np.float32)
-        turn = canonical(quat_multiply(self.goal, quat_conjugate(self.object_quaternion())))
-        return np.concatenate([self.goal, turn]).astype(np.float32)
+            return goal.astype(np.float32)
+        turn = self._sensed_orientation(quat_multiply(self.goal, quat_conjugate(self.object_quaternion())))
+        return np.concatenate([goal, turn]).astype(np.float32)
+
+    def _vision_observation(self, block: np.ndarray) -> np.ndarray:
+        """[7|9|13|15] block position, orientation (`orientation`), velocities (`object_velocity`)."""
+        if self.orientation == "quaternion" and not self.object_velocity:
+            return block.astype(np.float32)
+        parts = [self.object_position(), self._sensed_orientation(self.object_quaternion())]
+        if self.object_velocity:
+            parts.append(self.data.qvel[self._obj_v:self._obj_v + 6])
+        return np.concatenate(parts).astype(np.float32)
 
     def _observation(self) -> dict[str, np.ndarray]:
         block = self._object_state()
-        return {"vision": block.astype(np.float32),
+        return {"vision": self._vision_observation(block),
                 "somatosensation": self._somatosensation(),
                 "proprioception": self._proprioception(),
                 "goal": self._goal_observation(),
@@ -256,6 +281,8 @@ class ManipulateBlockVisualEnv(ManipulateBlockEnv):
     vision_camera = {"lookat": (1.0, 0.89, 0.17), "distance": 0.25, "azimuth": 90.0, "elevation": -70.0}
 
     def __init__(self, vision_size: int = 64, **kwargs: Any):
+        if kwargs.get("object_velocity"):
+            raise EnvironmentError_("object_velocity needs the vector vision sense; ManipulateBlockVisual's is an image")
         self.vision_size = int(vision_size)
         self._vision_renderer: mujoco.Renderer | None = None
         super().__init__(**kwargs)

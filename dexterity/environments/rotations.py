@@ -65,3 +65,12 @@ def random_rotation_within(rng: np.random.Generator, max_angle: float, min_angle
     angle = float(np.interp(rng.uniform(low - np.sin(low), high - np.sin(high)), _ANGLE_CDF, _THETA))
     axis = rng.normal(size=3)
     return canonical(quat_from_axis_angle(axis, angle))
+
+
+def quat_to_matrix6(q: np.ndarray) -> np.ndarray:
+    """The first two columns of the rotation matrix of unit quaternion q, [4] -> [6] (column-major:
+    R[:, 0] then R[:, 1]). Unlike a canonical quaternion this is continuous in the rotation (Zhou et
+    al. 2019), and both signs of q give the same 6 numbers."""
+    w, x, y, z = q / math.sqrt(float(np.dot(q, q)))
+    return np.array([1.0 - 2.0 * (y * y + z * z), 2.0 * (x * y + w * z), 2.0 * (x * z - w * y),
+                     2.0 * (x * y - w * z), 1.0 - 2.0 * (x * x + z * z), 2.0 * (y * z + w * x)])

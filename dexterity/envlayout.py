@@ -2,12 +2,18 @@
 
 The choice is made from measurements, once per EnvPool, by `settle_layout`:
 
-- c: seconds per env step (random actions, resets at episode ends and the observation encoding
-  included), timed in the first worker process on a separate env instance, so the seeded envs
-  of the pool never see the probe (`measure_step_cost`);
-- o: seconds per pool round trip to all the worker processes and back, with step-shaped
-  messages (actions out, zero observations of the real shapes back, merged as a step is) and
-  no env stepped (`round_trip_s`);
+- c: seconds per env step (random actions; the median step with its observation encoding, plus
+  the resets at episode ends spread over the steps), timed in the first worker process on a
+  separate env instance, so the seeded envs of the pool never see the probe (`measure_step_cost`);
+- o: seconds a pool step in workers costs beyond its stepping: step-shaped round trips to all
+  the workers (actions out, zero observations of the real shapes back, merged as a step is), each
+  worker spinning k c seconds for its k envs (at most SPIN_CAP_S) instead of stepping them; o is
+  their mean time (the slowest tenth left out: rare stalls of a loaded machine) minus that
+  spinning's stepping term (`workers_overhead_s`). Spinning, not a bare
+  echo: on a loaded 2-core machine a bare echo took 0.28 ms, yet the worker layout of
+  HalfCheetah-v5 and Ant-v5 cost 0.8-1.8 ms per pool step more than its stepping (waking busy
+  workers, waiting for the slower one). Capped: longer spins only add the machine's load, which
+  slows the in-process layout as much;
 - P: worker processes (`--processes`, default one per core, at most one per env) and
   `cores`: the cores this process may use, shared among the ranks of its node.
 
@@ -46,7 +52,9 @@ MARGIN = 1.25        # workers must be this many times cheaper than in-process
 PROBE_STEPS = 40     # env steps timed by the probe (after PROBE_WARMUP untimed ones) ...
 PROBE_WARMUP = 3
 PROBE_BUDGET_S = 0.3  # ... or fewer, once this much time is spent
-ROUND_TRIPS = 15     # pool round trips timed; their median is o
+ROUND_TRIPS = 20     # pool round trips timed (fewer once OVERHEAD_BUDGET_S is spent)
+OVERHEAD_BUDGET_S = 0.5
+SPIN_CAP_S = 1e-3    # longest spin of a worker in one of those round trips
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,7 +65,7 @@ class LayoutChoice:
     processes: int
     reason: str
     step_s: float | None = None          # c, measured (None: not measured)
-    round_trip_s: float | None = None    # o, measured
+    overhead_s: float | None = None      # o, measured
     local_cost_s: float | None = None    # T_local per pool step
     workers_cost_s: float | None = None  # T_workers per pool step
 
@@ -72,10 +80,10 @@ def _ms(seconds: float) -> str:
 
 
 def choose_layout(n_envs: int, processes: int, cores: int, renders: bool, step_s: float | None = None,
-                  round_trip_s: float | None = None, margin: float = MARGIN) -> LayoutChoice:
+                  overhead_s: float | None = None, margin: float = MARGIN) -> LayoutChoice:
     """The automatic layout from the cost model of the module docstring (pure; times in seconds).
 
-    step_s and round_trip_s may be None only when the answer needs no timing (rendering, or one
+    step_s and overhead_s may be None only when the answer needs no timing (rendering, or one
     usable core or worker process).
     """
     parallel = min(processes, cores)
@@ -85,15 +93,20 @@ def choose_layout(n_envs: int, processes: int, cores: int, renders: bool, step_s
     if parallel <= 1:
         why = "one worker process" if processes <= 1 else f"{cores} core for this process"
         return LayoutChoice(True, processes, f"automatic: {why}, so workers could only add messaging")
-    if step_s is None or round_trip_s is None:
-        raise ValueError("choose_layout needs step_s and round_trip_s when the env does not render and "
+    if step_s is None or overhead_s is None:
+        raise ValueError("choose_layout needs step_s and overhead_s when the env does not render and "
                          "more than one core and worker process are available")
     local_cost = n_envs * step_s
-    workers_cost = max(math.ceil(n_envs / processes), n_envs / parallel) * step_s + round_trip_s
+    workers_cost = stepping_s(n_envs, processes, cores, step_s) + overhead_s
     local = workers_cost * margin > local_cost
     reason = (f"automatic: env step {_ms(step_s)}, pool step in-process {_ms(local_cost)}, in {processes} workers "
-              f"{_ms(workers_cost)} incl. {_ms(round_trip_s)} messaging; workers when {margin:g}x cheaper")
-    return LayoutChoice(local, processes, reason, step_s, round_trip_s, local_cost, workers_cost)
+              f"{_ms(workers_cost)} incl. {_ms(overhead_s)} overhead; workers when {margin:g}x cheaper")
+    return LayoutChoice(local, processes, reason, step_s, overhead_s, local_cost, workers_cost)
+
+
+def stepping_s(n_envs: int, processes: int, cores: int, step_s: float) -> float:
+    """The stepping part of T_workers: the largest group, or the cores' share if workers outnumber cores."""
+    return max(math.ceil(n_envs / processes), n_envs / max(1, min(processes, cores))) * step_s
 
 
 def forced_layout(sequential: bool, processes: int) -> LayoutChoice:
@@ -128,33 +141,44 @@ def available_cores(ranks_on_node: int = 1) -> int:
 
 def measure_step_cost(env: gym.Env, encode: Callable[[Any], Any], steps: int = PROBE_STEPS,
                       budget_s: float = PROBE_BUDGET_S, seed: int = 0) -> float:
-    """Mean seconds of `env.step` + encode (+ reset at episode ends) with random actions; runs in a worker."""
+    """Seconds per env step with random actions: the median of `env.step` + encode, plus the resets at
+    episode ends spread over the steps. Runs in a worker. The median, as another process taking the
+    core for a few ms during 40 steps of 0.05 ms (measured on a loaded 2-core machine) triples the mean."""
     env.action_space.seed(seed)
     env.reset(seed=seed)
-    timed, elapsed = 0, 0.0
+    times, resets, elapsed = [], 0.0, 0.0
     for i in range(PROBE_WARMUP + steps):
         action = env.action_space.sample()
         start = time.perf_counter()
         obs, _, terminated, truncated, _ = env.step(action)
         encode(obs)
+        stepped = time.perf_counter()
         if terminated or truncated:
             env.reset()
         if i >= PROBE_WARMUP:
-            timed, elapsed = timed + 1, elapsed + time.perf_counter() - start
+            times.append(stepped - start)
+            resets += time.perf_counter() - stepped
+            elapsed += time.perf_counter() - start
             if elapsed >= budget_s:
                 break
-    return elapsed / max(1, timed)
+    return float(np.median(times)) + resets / len(times)
 
 
-def round_trip_s(echo: Callable[[np.ndarray], Any], actions: np.ndarray, rounds: int = ROUND_TRIPS) -> float:
-    """Median seconds of `echo(actions)` (EnvPool.echo: a step's messages, no env stepped)."""
-    echo(actions)  # warm-up
-    times = []
-    for _ in range(rounds):
+def workers_overhead_s(pool: Any, step_s: float, cores: int) -> float:
+    """o: mean seconds of a pool round trip with each worker spinning k x step_s (at most SPIN_CAP_S),
+    the slowest tenth left out, minus that spinning's stepping term."""
+    space = pool.action_space
+    actions = np.zeros((pool.n_envs, *(space.shape or ())), space.dtype)  # no RNG touched
+    processes = len(pool.groups)
+    spin = min(step_s, SPIN_CAP_S / math.ceil(pool.n_envs / processes))  # per env
+    pool.echo(actions, spin)  # warm-up
+    times: list[float] = []
+    while len(times) < ROUND_TRIPS and (len(times) < 5 or sum(times) < OVERHEAD_BUDGET_S):
         start = time.perf_counter()
-        echo(actions)
+        pool.echo(actions, spin)
         times.append(time.perf_counter() - start)
-    return float(np.median(times))
+    kept = sorted(times)[:max(1, len(times) - len(times) // 10)]  # the slowest tenth: stalls, not layout
+    return max(0.0, float(np.mean(kept)) - stepping_s(pool.n_envs, processes, cores, spin))
 
 
 def settle_layout(pool: Any, env_kwargs: dict[str, Any] | None, ranks_on_node: int = 1) -> LayoutChoice:
@@ -169,6 +193,4 @@ def settle_layout(pool: Any, env_kwargs: dict[str, Any] | None, ranks_on_node: i
         return choose_layout(pool.n_envs, processes, cores, rendering)
     pool.groups[0].send("probe")
     step_s = float(pool.groups[0].receive())
-    space = pool.action_space
-    actions = np.zeros((pool.n_envs, *(space.shape or ())), space.dtype)  # no RNG touched
-    return choose_layout(pool.n_envs, processes, cores, False, step_s, round_trip_s(pool.echo, actions))
+    return choose_layout(pool.n_envs, processes, cores, False, step_s, workers_overhead_s(pool, step_s, cores))

@@ -16,6 +16,7 @@ import secrets
 import signal
 import subprocess
 import sys
+import time
 import traceback
 from multiprocessing.connection import Client, Connection, Listener
 from typing import Any, Sequence
@@ -140,9 +141,13 @@ class EnvGroup:
         finally:
             env.close()
 
-    def echo(self, actions: np.ndarray) -> dict[str, Any]:
-        """A step-shaped reply (zero observations of the real shapes) without stepping: times messaging."""
+    def echo(self, actions: np.ndarray, busy_s: float = 0.0) -> dict[str, Any]:
+        """A step-shaped reply (zero observations of the real shapes) after busy_s x k seconds of spinning in
+        place of k env steps: times the worker layout's messaging and scheduling (dexterity.envlayout)."""
         k = len(self.envs)
+        end = time.perf_counter() + busy_s * k
+        while time.perf_counter() < end:
+            pass
         return {"obs": empty_batch(self.encoder.senses, k), "rewards": np.zeros(k), "terminated": np.zeros(k, bool),
                 "truncated": np.zeros(k, bool), "final_obs": None, "episodes": []}
 
@@ -336,13 +341,13 @@ class EnvPool:
         """Step all envs with actions [N, ...]; see EnvGroup.step for the result (here over N)."""
         return self._exchange("step", actions)
 
-    def echo(self, actions: np.ndarray) -> dict[str, Any]:
-        """The messages of a step without stepping (zero observations): times the layout's overhead."""
-        return self._exchange("echo", actions)
+    def echo(self, actions: np.ndarray, busy_s: float = 0.0) -> dict[str, Any]:
+        """A step's messages, the envs not stepped (EnvGroup.echo: busy_s of spinning per env instead)."""
+        return self._exchange("echo", actions, busy_s)
 
-    def _exchange(self, command: str, actions: np.ndarray) -> dict[str, Any]:
+    def _exchange(self, command: str, actions: np.ndarray, *extra: Any) -> dict[str, Any]:
         bounds = self._bounds
-        parts = self._broadcast(command, [(actions[bounds[i]:bounds[i + 1]],) for i in range(len(self.groups))])
+        parts = self._broadcast(command, [(actions[bounds[i]:bounds[i + 1]], *extra) for i in range(len(self.groups))])
         if len(parts) == 1:
             return parts[0]
         out = {"obs": {key: np.concatenate([p["obs"][key] for p in parts]) for key in parts[0]["obs"]}}

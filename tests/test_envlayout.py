@@ -28,7 +28,7 @@ MS = 1e-3
 
 def test_cheap_env_stays_in_process_when_workers_are_not_clearly_cheaper():
     # n=8, c=0.1 ms, o=0.3 ms, P=2: T_local = 0.8 ms; T_workers = 4 x 0.1 + 0.3 = 0.7 ms; 0.7 x 1.25 > 0.8
-    choice = choose_layout(8, processes=2, cores=2, renders=False, step_s=0.1 * MS, round_trip_s=0.3 * MS)
+    choice = choose_layout(8, processes=2, cores=2, renders=False, step_s=0.1 * MS, overhead_s=0.3 * MS)
     assert choice.local
     assert choice.local_cost_s == pytest.approx(0.8 * MS) and choice.workers_cost_s == pytest.approx(0.7 * MS)
     # o=0.2 ms: T_workers = 0.6 ms; 0.6 x 1.25 = 0.75 <= 0.8: workers
@@ -53,7 +53,7 @@ def test_more_workers_than_cores_and_uneven_groups():
 
 
 def test_rendering_goes_to_workers_and_one_core_or_worker_in_process_without_timing():
-    choice = choose_layout(8, 2, 2, renders=True, step_s=0.001 * MS, round_trip_s=10 * MS)
+    choice = choose_layout(8, 2, 2, renders=True, step_s=0.001 * MS, overhead_s=10 * MS)
     assert not choice.local and "renders" in choice.reason
     assert not choose_layout(8, 1, 1, renders=True).local  # even on one core
     assert choose_layout(8, 2, 1, renders=False).local      # one core: workers only add messaging

@@ -9,11 +9,10 @@ The choice is made from measurements, once per EnvPool, by `settle_layout`:
   the workers (actions out, zero observations of the real shapes back, merged as a step is), each
   worker spinning k c seconds for its k envs (at most SPIN_CAP_S) instead of stepping them; o is
   their mean time (the slowest tenth left out: rare stalls of a loaded machine) minus that
-  spinning's stepping term (`workers_overhead_s`). Spinning, not a bare
-  echo: on a loaded 2-core machine a bare echo took 0.28 ms, yet the worker layout of
-  HalfCheetah-v5 and Ant-v5 cost 0.8-1.8 ms per pool step more than its stepping (waking busy
-  workers, waiting for the slower one). Capped: longer spins only add the machine's load, which
-  slows the in-process layout as much;
+  spinning's stepping term (`workers_overhead_s`). Spinning, not a bare echo: on a loaded 2-core
+  machine a bare echo took 0.28 ms, yet the worker layout of HalfCheetah-v5 and Ant-v5 cost
+  0.8-1.8 ms per pool step more than its stepping (waking busy workers, waiting for the slower
+  one). Capped: longer spins only add the machine's load, which slows in-process stepping as much;
 - P: worker processes (`--processes`, default one per core, at most one per env) and
   `cores`: the cores this process may use, shared among the ranks of its node.
 
@@ -22,11 +21,10 @@ Cost of one pool step (every one of the n envs stepped once), closed form:
     in-process:  T_local   = n * c
     workers:     T_workers = max(ceil(n / P), n / min(P, cores)) * c + o
 
-(the largest group, or the cores' share when there are more workers than cores, plus the
-messaging). Workers are chosen only when clearly cheaper: T_workers * MARGIN <= T_local with
-MARGIN = 1.25. The margin covers what the model leaves out and all favours the main process:
-the main process competes with the workers for the cores, other processes on a shared machine
-do too, and the probe is short. Before timing anything:
+(the largest group, or the cores' share when there are more workers than cores, plus o).
+Workers are chosen only when clearly cheaper: T_workers * MARGIN <= T_local with MARGIN = 1.25,
+as the probe is short and noisy on a shared machine, and worker processes also cost memory and
+start-up. Before timing anything:
 
 - an env that renders (an image observation: a uint8 Box of >= 2 dimensions; or a render_mode,
   in env_kwargs or set by the env) always stays in workers: MuJoCo rendering and TensorFlow in
@@ -34,8 +32,8 @@ do too, and the probe is short. Before timing anything:
 - with one worker process or one core for this process (P_eff = min(P, cores) = 1), workers
   cannot step envs in parallel and only add messaging: in-process, without a probe.
 
-On 2 cores (measured, docs/train.md): HalfCheetah-v5 (8 envs, c ~0.1 ms) runs faster in-process,
-the Shadow Hand tasks (c ~0.4-1 ms) in workers. TensorFlow-free: imported by env workers.
+On 2 cores (measured, docs/train.md): HalfCheetah-v5 (8 envs, c ~0.05 ms) runs faster in-process,
+the Shadow Hand tasks (128 envs, c ~0.15-0.4 ms) in workers. TensorFlow-free: imported by env workers.
 """
 from __future__ import annotations
 

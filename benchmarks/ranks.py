@@ -26,7 +26,7 @@ def run(ranks: int, args: argparse.Namespace, storage: Path, layout: str) -> flo
     """Train once with `ranks` ranks; returns the median steps/s of cycles 3.. ."""
     processes = max(1, (os.cpu_count() or 1) // ranks)
     cmd = [sys.executable, "train.py", args.env, "--pcon", args.pcon, "--iterations", str(args.cycles),
-           "--seed", "0"] + (["--sequential"] if layout == "sequential" else ["--processes", str(processes)])
+           "--seed", "0"] + (["--sequential"] if layout == "sequential" else ["--no-sequential", "--processes", str(processes)])
     if args.workers:
         cmd += ["--workers", str(args.workers)]
     env = dict(os.environ, DEXTERITY_STORAGE=str(storage), OMPI_ALLOW_RUN_AS_ROOT="1",

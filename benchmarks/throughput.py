@@ -3,9 +3,10 @@
     python benchmarks/throughput.py HalfCheetah-v5 --pcon mujoco --cycles 5
     python benchmarks/throughput.py HalfCheetah-v5 --pcon mujoco --compare-tf   # also the TF inference path
 
-Prints, for the same envs stepped with random actions, the raw steps/s in one process and in the
-training layout; then, for training, the time to the first cycle (agent built and one cycle
-done: tracing and compiling included), the gather and optimise time per cycle, the whole-cycle
+Prints, for the same envs stepped with random actions, the raw steps/s in one process and in
+worker processes, and the layout training chose (with `sequential` none, the default: from a
+measured env step cost, `dexterity.envlayout`) and why; then, for training, the time to the
+first cycle (agent built and one cycle done: tracing and compiling included), the gather and optimise time per cycle, the whole-cycle
 steps/s (first cycle excluded) and its ratio to both raw rates. The training figure counts every
 env step of a cycle (all ranks when under mpirun).
 """
@@ -23,7 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 START = time.perf_counter()
 
 
-def raw_steps_per_s(env_id: str, n_envs: int, processes: int, sequential: bool, steps_per_env: int,
+def raw_steps_per_s(env_id: str, n_envs: int, processes: int, sequential: bool | None, steps_per_env: int,
                     env_kwargs: dict) -> float:
     """Random-action steps/s of n_envs envs in the given layout (actions drawn before timing)."""
     from dexterity.envpool import EnvPool
@@ -51,6 +52,7 @@ def train(env_id: str, config: dict, cycles: int, env_kwargs: dict) -> dict:
         records = [agent.cycle() for _ in range(cycles)]
         steps = records[-1]["frames"] - records[0]["frames"] + agent.config["workers"] * agent.config["horizon"]
         result = {"steps_per_s": steps / sum(r["time/cycle_s"] for r in records), "built_s": built,
+                  "layout": agent.pool.layout,
                   "first_cycle_s": first, "numpy_inference": agent.policy.fast is not None,
                   "xla_epochs": agent.learner.jit}
         result.update({k: float(np.mean([r[k] for r in records])) for k in ("time/gather_s", "time/optimise_s")})
@@ -71,7 +73,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int)
     parser.add_argument("--horizon", type=int)
     parser.add_argument("--processes", type=int)
-    parser.add_argument("--sequential", action="store_true")
+    parser.add_argument("--sequential", action=argparse.BooleanOptionalAction, default=None,
+                        help="envs in-process (--no-sequential: in workers; default: chosen automatically)")
     parser.add_argument("--model")
     parser.add_argument("--compare-tf", action="store_true", help="also train with TensorFlow inference")
     args = parser.parse_args()
@@ -80,26 +83,30 @@ def main() -> None:
     imported = time.perf_counter() - START
     from dexterity.configs.hp_config import derive_config, get_preset
     changes = {k: getattr(args, k) for k in ("workers", "horizon", "processes", "model") if getattr(args, k)}
-    if args.sequential:
-        changes["sequential"] = True
+    if args.sequential is not None:
+        changes["sequential"] = args.sequential
     config = derive_config(get_preset(args.pcon), {**changes, "seed": 0})
     n, steps = config["workers"], max(config["horizon"], 200)
     raw_in_process = raw_steps_per_s(args.env, n, 1, True, steps, {})
-    raw_layout = raw_in_process if config["sequential"] else \
-        raw_steps_per_s(args.env, n, config["processes"], False, steps, {})
+    raw_workers = raw_steps_per_s(args.env, n, config["processes"], False, steps, {})
     results = {"numpy": train(args.env, config, args.cycles, {})}
     if args.compare_tf:
         os.environ["DEXTERITY_INFERENCE"] = "tf"
         results["tf"] = train(args.env, config, args.cycles, {})
-    layout = "in-process" if config["sequential"] else f"{min(config['processes'] or os.cpu_count(), n)} worker processes"
     main_result = results["numpy"]
+    chosen = main_result["layout"]
+    raw_layout = raw_in_process if chosen.local else raw_workers
+    workers = min(config["processes"] or os.cpu_count() or 1, n)
     print(f"{args.env} ({args.pcon}: {config['architecture']} {config['model']}, {n} envs x {config['horizon']} steps, "
-          f"{config['epochs']} epochs, minibatch {config['batch_size']}, envs {layout}; "
+          f"{config['epochs']} epochs, minibatch {config['batch_size']}; "
           f"numpy inference {'on' if main_result['numpy_inference'] else 'off'}, "
           f"XLA epochs {'on' if main_result['xla_epochs'] else 'off'})")
     print(f"  machine: {os.cpu_count()} cpus, {_cpu_model()}, load average at the end {os.getloadavg()[0]:.1f}")
     print(f"  raw env steps/s in-process:       {raw_in_process:10.0f}")
-    print(f"  raw env steps/s in the layout:    {raw_layout:10.0f}")
+    print(f"  raw env steps/s in {workers} workers:     {raw_workers:10.0f}   (workers / in-process "
+          f"{raw_workers / raw_in_process:.2f})")
+    faster = "in-process" if raw_in_process >= raw_workers else "workers"
+    print(f"  envs of training: {chosen.describe()}; the faster raw layout in this run: {faster}")
     print(f"  start-up: imports {imported:.1f} s, agent built {main_result['built_s']:.1f} s, "
           f"first cycle done {main_result['first_cycle_s']:.1f} s after the agent started")
     print(_line("training steps/s (whole cycle):", main_result, raw_in_process, raw_layout))

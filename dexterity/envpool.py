@@ -3,19 +3,20 @@
 `EnvPool` steps N environments split into groups; each group (`EnvGroup`) lives in its own
 worker process started as `python -m dexterity.envpool` (a fresh interpreter: it never imports
 the training script, hence never TensorFlow, so MuJoCo rendering is safe there), or in the main
-process with `sequential=True`. Groups reset their environments when an episode ends, hand back
-the final observation (for bootstrapping on truncation) and per-episode statistics.
+process with `sequential=True`; `sequential=None` chooses from a measured env step cost
+(`dexterity.envlayout`; rendering envs always in workers). Groups reset their environments when
+an episode ends, hand back the final observation (for bootstrapping on truncation) and
+per-episode statistics.
 """
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.abc
 import os
 import secrets
 import signal
 import subprocess
 import sys
+import time
 import traceback
 from multiprocessing.connection import Client, Connection, Listener
 from typing import Any, Sequence
@@ -23,66 +24,10 @@ from typing import Any, Sequence
 import gymnasium as gym
 import numpy as np
 
+from dexterity import envlayout
 from dexterity.errors import DexterityError
+from dexterity.plugins import import_plugins  # noqa: F401  (callers import it from here too)
 from dexterity.spaces import ObservationEncoder, Sense, empty_batch
-
-
-_LEARNER_ONLY = ("tensorflow", "keras")  # never imported in env workers (MuJoCo rendering + TF segfaults)
-_SKIPPED_IN_WORKER: set[str] = set()
-
-
-class _RefuseLearnerImports(importlib.abc.MetaPathFinder):
-    """Meta-path finder that makes `import tensorflow` / `import keras` fail (in env workers)."""
-
-    def find_spec(self, fullname: str, path: Any, target: Any = None) -> None:
-        if fullname.split(".")[0] in _LEARNER_ONLY:
-            raise ImportError(f"{fullname} is not imported in env worker processes", name=fullname)
-        return None
-
-
-def import_plugins(plugins: Sequence[str]) -> None:
-    """Import user modules that register environments, models, distributions, rewards or presets.
-
-    Runs in the main process and in every env worker process. Workers never import TensorFlow:
-    there, a plugin whose import needs TensorFlow or Keras (a model or distribution plugin) is
-    skipped, so env and reward registrations belong in TF-free modules. The current directory
-    is searched too. Any other failure becomes a DexterityError naming the plugin and the problem.
-    """
-    main_spec = getattr(sys.modules.get("__main__"), "__spec__", None)
-    in_worker = getattr(main_spec, "name", None) == "dexterity.envpool" and not any(
-        m in sys.modules for m in _LEARNER_ONLY)
-    if plugins and os.getcwd() not in sys.path:
-        sys.path.append(os.getcwd())
-    for name in plugins:
-        if name in _SKIPPED_IN_WORKER:
-            continue
-        if name.endswith(".py") or "/" in name or os.sep in name:
-            dotted = name[:-3] if name.endswith(".py") else name
-            raise DexterityError(f"plugin '{name}' is a file path; give the module path instead, "
-                                 f"e.g. --plugin {dotted.strip('/').replace('/', '.').replace(os.sep, '.')}")
-        guard = _RefuseLearnerImports() if in_worker else None
-        if guard is not None:
-            sys.meta_path.insert(0, guard)
-        try:
-            importlib.import_module(name)
-        except ImportError as exc:
-            if guard is not None and (exc.name or "").split(".")[0] in _LEARNER_ONLY:
-                _SKIPPED_IN_WORKER.add(name)  # a learner-side plugin: nothing an env needs
-                continue
-            if isinstance(exc, ModuleNotFoundError) and exc.name and (name + ".").startswith(exc.name + "."):
-                raise DexterityError(f"plugin '{name}' not found: no module named '{exc.name}' (give an importable "
-                                     f"module path, e.g. mypackage.models, from the current directory or "
-                                     f"$PYTHONPATH)") from exc
-            raise DexterityError(f"plugin '{name}' failed to import: {type(exc).__name__}: {exc}") from exc
-        except DexterityError as exc:  # e.g. a ConfigError from a registry: already says what is wrong
-            raise DexterityError(f"plugin '{name}': {exc}") from exc
-        except Exception as exc:  # any failure of a user module is a user error
-            frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith("<frozen")]
-            where = f" ({frames[-1].filename}:{frames[-1].lineno})" if frames else ""
-            raise DexterityError(f"plugin '{name}' failed to import: {type(exc).__name__}: {exc}{where}") from exc
-        finally:
-            if guard is not None:
-                sys.meta_path.remove(guard)
 
 
 def make_env(env_id: str, env_kwargs: dict[str, Any] | None = None, plugins: Sequence[str] = ()) -> gym.Env:
@@ -127,7 +72,8 @@ class EnvGroup:
     def __init__(self, env_id: str, indices: Sequence[int], seed: int, rank: int = 0,
                  env_kwargs: dict[str, Any] | None = None, plugins: Sequence[str] = ()):
         self.indices = list(indices)
-        self.envs = [make_env(env_id, env_kwargs, plugins) for _ in self.indices]
+        self._make = lambda: make_env(env_id, env_kwargs, plugins)
+        self.envs = [self._make() for _ in self.indices]
         self.seeds = [env_seed(seed, rank, i) for i in self.indices]
         env = self.envs[0]
         self.encoder = ObservationEncoder(env.observation_space)
@@ -142,7 +88,7 @@ class EnvGroup:
         return {"observation_space": env.observation_space, "action_space": env.action_space,
                 "reward_threshold": getattr(spec, "reward_threshold", None),
                 "max_episode_steps": getattr(spec, "max_episode_steps", None),
-                "senses": self.encoder.senses,
+                "senses": self.encoder.senses, "render_mode": getattr(env, "render_mode", None),
                 "reward_config": getattr(env.unwrapped, "reward_config", None)}
 
     def reset(self) -> dict[str, np.ndarray]:
@@ -186,6 +132,24 @@ class EnvGroup:
             observations.append(obs)
         return {"obs": self.encoder.encode_batch(observations), "rewards": rewards, "terminated": terminated,
                 "truncated": truncated, "final_obs": final_obs, "episodes": episodes}
+
+    def probe(self) -> float:
+        """Seconds per env step, timed on a separate env instance (the seeded envs are not touched)."""
+        env = self._make()
+        try:
+            return envlayout.measure_step_cost(env, ObservationEncoder(env.observation_space).encode)
+        finally:
+            env.close()
+
+    def echo(self, actions: np.ndarray, busy_s: float = 0.0) -> dict[str, Any]:
+        """A step-shaped reply (zero observations of the real shapes) after busy_s x k seconds of spinning in
+        place of k env steps: times the worker layout's messaging and scheduling (dexterity.envlayout)."""
+        k = len(self.envs)
+        end = time.perf_counter() + busy_s * k
+        while time.perf_counter() < end:
+            pass
+        return {"obs": empty_batch(self.encoder.senses, k), "rewards": np.zeros(k), "terminated": np.zeros(k, bool),
+                "truncated": np.zeros(k, bool), "final_obs": None, "episodes": []}
 
     def _episode_record(self, i: int, info: dict[str, Any]) -> dict[str, Any]:
         record = {"env": self.indices[i], "return": float(self.returns[i]), "length": int(self.lengths[i])}
@@ -295,7 +259,7 @@ class ProcessEnvGroup:
 
 
 class LocalEnvGroup:
-    """The same interface as ProcessEnvGroup, in this process (--sequential)."""
+    """The same interface as ProcessEnvGroup, in this process (--sequential, or chosen automatically)."""
 
     def __init__(self, args: dict[str, Any]):
         self.group = EnvGroup(**args)
@@ -315,42 +279,51 @@ class EnvPool:
     """N environments in `processes` groups; batched reset and step over all of them.
 
     Observations come back as dict[name, [N, *shape]], rewards/terminated/truncated as [N].
+    sequential: True in this process, False in worker processes, None chosen from measurements
+    (`dexterity.envlayout`; ranks_on_node ranks share the cores). `layout` says which and why.
     """
 
     def __init__(self, env_id: str, n_envs: int, seed: int, rank: int = 0, processes: int = 0,
-                 sequential: bool = False, env_kwargs: dict[str, Any] | None = None,
-                 plugins: Sequence[str] = (), index_offset: int = 0):
+                 sequential: bool | None = False, env_kwargs: dict[str, Any] | None = None,
+                 plugins: Sequence[str] = (), index_offset: int = 0, ranks_on_node: int = 1):
         if processes <= 0:
             processes = os.cpu_count() or 1
         processes = 1 if sequential else max(1, min(processes, n_envs))
-        splits = np.array_split(np.arange(index_offset, index_offset + n_envs), processes)
         self.n_envs = n_envs
         self.index_offset = index_offset
-        self._bounds = np.cumsum([0] + [len(split) for split in splits])
         self.groups: list[Any] = []
         self._listener = None
+        start = (env_id, seed, rank, env_kwargs, plugins)
         try:
-            self._start(env_id, splits, seed, rank, sequential, env_kwargs, plugins)
+            self._start(*start, processes, sequential is True)
+            self.layout = envlayout.forced_layout(sequential, processes) if sequential is not None else \
+                envlayout.settle_layout(self, env_kwargs, ranks_on_node)
+            if self.layout.local and sequential is None:
+                self.close()  # nothing renders: the envs move into this process
+                self._start(*start, 1, True)
         except BaseException:
             self.close()
             raise
+
+    def _start(self, env_id: str, seed: int, rank: int, env_kwargs: dict[str, Any] | None, plugins: Sequence[str],
+               processes: int, local: bool) -> None:
+        """Start the groups (`processes` workers, or one group here) and read the env's description."""
+        splits = np.array_split(np.arange(self.index_offset, self.index_offset + self.n_envs), processes)
+        self._bounds = np.cumsum([0] + [len(split) for split in splits])
+        base = {"env_id": env_id, "seed": seed, "rank": rank, "env_kwargs": env_kwargs, "plugins": list(plugins)}
+        if local:
+            self.groups = [LocalEnvGroup({**base, "indices": splits[0].tolist()})]
+        else:
+            authkey = secrets.token_bytes(16)
+            self._listener = Listener(family="AF_UNIX", authkey=authkey)
+            for split in splits:
+                self.groups.append(ProcessEnvGroup(self._listener, authkey, {**base, "indices": split.tolist()}))
         self.info: dict[str, Any] = self.groups[0].receive()
         for group in self.groups[1:]:
             group.receive()
         self.senses: list[Sense] = self.info["senses"]
         self.observation_space = self.info["observation_space"]
         self.action_space = self.info["action_space"]
-
-    def _start(self, env_id: str, splits: list[np.ndarray], seed: int, rank: int, sequential: bool,
-               env_kwargs: dict[str, Any] | None, plugins: Sequence[str]) -> None:
-        base = {"env_id": env_id, "seed": seed, "rank": rank, "env_kwargs": env_kwargs, "plugins": list(plugins)}
-        if sequential:
-            self.groups = [LocalEnvGroup({**base, "indices": splits[0].tolist()})]
-            return
-        authkey = secrets.token_bytes(16)
-        self._listener = Listener(family="AF_UNIX", authkey=authkey)
-        for split in splits:
-            self.groups.append(ProcessEnvGroup(self._listener, authkey, {**base, "indices": split.tolist()}))
 
     def _broadcast(self, command: str, per_group: list[tuple] | None = None) -> list[Any]:
         for i, group in enumerate(self.groups):
@@ -366,8 +339,15 @@ class EnvPool:
 
     def step(self, actions: np.ndarray) -> dict[str, Any]:
         """Step all envs with actions [N, ...]; see EnvGroup.step for the result (here over N)."""
+        return self._exchange("step", actions)
+
+    def echo(self, actions: np.ndarray, busy_s: float = 0.0) -> dict[str, Any]:
+        """A step's messages, the envs not stepped (EnvGroup.echo: busy_s of spinning per env instead)."""
+        return self._exchange("echo", actions, busy_s)
+
+    def _exchange(self, command: str, actions: np.ndarray, *extra: Any) -> dict[str, Any]:
         bounds = self._bounds
-        parts = self._broadcast("step", [(actions[bounds[i]:bounds[i + 1]],) for i in range(len(self.groups))])
+        parts = self._broadcast(command, [(actions[bounds[i]:bounds[i + 1]], *extra) for i in range(len(self.groups))])
         if len(parts) == 1:
             return parts[0]
         out = {"obs": {key: np.concatenate([p["obs"][key] for p in parts]) for key in parts[0]["obs"]}}

@@ -48,6 +48,9 @@ def test_two_cycles_write_checkpoints_and_progress(storage, args):
         assert key in records[-1] and np.isfinite(records[-1][key])
     meta = json.loads((storage / "experiments" / agent_id / "meta.json").read_text())
     assert meta["env_id"] == args[0] and meta["status"] == "finished" and meta["config"]["seed"] == 1
+    # 2 cheap envs: in-process, chosen (automatic) unless asked for (--sequential)
+    layout = "in-process (--sequential)" if "--sequential" in args else "in-process (automatic: "
+    assert f"envs: {layout}" in proc.stdout and meta["env_layout"].startswith(layout)
 
 
 def test_resume_continues_iterations_curves_and_state(storage):

@@ -72,7 +72,8 @@ class PPOAgent:
         self.history: list[dict[str, Any]] = []
         seed, rank = config["seed"], self.comm.rank
         self.pool = EnvPool(env_id, self.n_envs, seed, rank, config["processes"], config["sequential"],
-                            self.env_kwargs, self.plugins, index_offset=rank * self.n_envs)
+                            self.env_kwargs, self.plugins, index_offset=rank * self.n_envs,
+                            ranks_on_node=self.role.local_ranks)
         try:
             self._build(seed)
         except BaseException:
@@ -252,8 +253,8 @@ class PPOAgent:
         if self._eval_pool is None:
             n = max(1, min(episodes, self.n_envs, 8))
             self._eval_pool = EnvPool(self.env_id, n, self.config["seed"] + 1_000_003, self.comm.rank,
-                                      self.config["processes"], self.config["sequential"], self.env_kwargs,
-                                      self.plugins, index_offset=self.comm.rank * n)
+                                      self.config["processes"], self.pool.layout.local, self.env_kwargs,
+                                      self.plugins, index_offset=self.comm.rank * n)  # training's layout
         synced = ckpt.spread_states(self.pool.training_states(), self._eval_pool.n_envs)
         if synced and any(state is not None for state in synced):
             self._eval_pool.set_training_states(synced)  # e.g. the goal curriculum of training
@@ -328,6 +329,7 @@ class PPOAgent:
             "host": socket.gethostname(), "created": meta.get("created", utc_now()), "command": " ".join(sys.argv),
             "versions": _versions(), "ranks": self.comm.size, "workers": config["workers"], "status": "running",
             "resumed_at": resumed, "iterations": iterations, "pid": os.getpid(),
+            "env_layout": self.pool.layout.describe(),
             **({"experiment_group": self.experiment_group} if self.experiment_group else {})})
 
     def reward_config(self) -> dict[str, Any] | None:

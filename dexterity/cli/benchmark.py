@@ -124,7 +124,7 @@ def train_one(env_id: str, preset: str, config: dict[str, Any], seed: int, cycle
             "frames_curve": [int(r["frames"]) for r in records]}
 
 
-def evaluate_saved(agent_id: str, episodes: int, deterministic: bool, sequential: bool, comm: Any) -> dict[str, Any]:
+def evaluate_saved(agent_id: str, episodes: int, deterministic: bool, sequential: bool | None, comm: Any) -> dict[str, Any]:
     """Evaluate the agent's `last` checkpoint on rank 0 exactly as `evaluate.py ID -n N --save last` does,
     append the record to its evaluations.jsonl, and share the record with every rank."""
     record = None

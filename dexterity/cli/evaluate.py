@@ -23,7 +23,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--env-kwargs", default=None, metavar="JSON",
                         help="override the agent's env kwargs, as JSON (e.g. a harder goal_angle)")
     parser.add_argument("--workers", type=int, default=0, help="parallel envs (default: min(episodes, 8))")
-    parser.add_argument("--sequential", action="store_true", help="run the envs in this process")
+    parser.add_argument("--sequential", action=argparse.BooleanOptionalAction, default=None,
+                        help="run the envs in this process (--no-sequential: in worker processes; default: "
+                             "chosen from a measured env step cost, rendering envs in workers)")
     parser.add_argument("--seed", type=int, default=EVAL_SEED, help="seed of the evaluation envs and sampling")
     parser.add_argument("--cpu", action="store_true", help="force the CPU")
     parser.add_argument("--storage", default=None, help="storage root (default: $DEXTERITY_STORAGE or ./storage)")
@@ -31,11 +33,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def evaluate(agent_id: str | None, episodes: int, which: str | None = None, deterministic: bool = False,
-             env_id: str | None = None, workers: int = 0, sequential: bool = False, seed: int = EVAL_SEED,
+             env_id: str | None = None, workers: int = 0, sequential: bool | None = None, seed: int = EVAL_SEED,
              env_kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
     """Run `episodes` episodes of a saved agent; returns {agent_id, iteration, save, env_id, records}.
 
     env_kwargs update the kwargs the agent was trained with (None values included, e.g. goal_angle).
+    sequential: True in this process, False in worker processes, None chosen (dexterity.envlayout).
     """
     from dexterity.agent.checkpoint import checkpoint_dir, load_brain, read_info, spread_states
     from dexterity.agent.rollout import run_episodes

@@ -133,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
             preload_encoder(agent.policy.model, args.preload)
         if comm.is_root:
             print(_header(agent), flush=True)
+            print(f"envs: {agent.pool.layout.describe()}", flush=True)
             if "tbptt" in config_changes(args) and not agent.policy.recurrent:
                 print("note: --tbptt has no effect: the model has no recurrent state", file=sys.stderr)
         agent.drill()

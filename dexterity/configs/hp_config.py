@@ -62,7 +62,9 @@ PARAMETERS: dict[str, Param] = {
     "horizon": Param(256, int, "steps each environment contributes per cycle", check=_positive, check_text="positive"),
     "processes": Param(0, int, "worker processes hosting the environments (0: one per core, at most one per env)",
                        check=_non_negative, check_text="non-negative"),
-    "sequential": Param(False, bool, "run the environments in the main process instead of worker processes"),
+    "sequential": Param(None, bool, "true: run the environments in the main process; false: in worker processes; "
+                                    "none: chosen from a measured env step cost (rendering envs always in workers)",
+                        nullable=True),
     # returns
     "discount": Param(0.99, float, "discount factor gamma", check=_unit, check_text="in [0, 1]"),
     "lam": Param(0.95, float, "GAE lambda", check=_unit, check_text="in [0, 1]"),

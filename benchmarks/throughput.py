@@ -7,7 +7,8 @@ Prints, for the same envs stepped with random actions, the raw steps/s in one pr
 worker processes, and the layout training chose (with `sequential` none, the default: from a
 measured env step cost, `dexterity.envlayout`) and why; then, for training, the time to the
 first cycle (agent built and one cycle done: tracing and compiling included), the gather and optimise time per cycle, the whole-cycle
-steps/s (first cycle excluded) and its ratio to both raw rates. The training figure counts every
+steps/s (first cycle excluded) and its ratio to both raw rates, and the gather phase's own steps/s
+against the raw rate of the layout training chose. The training figure counts every
 env step of a cycle (all ranks when under mpirun).
 """
 from __future__ import annotations
@@ -56,13 +57,16 @@ def train(env_id: str, config: dict, cycles: int, env_kwargs: dict) -> dict:
                   "first_cycle_s": first, "numpy_inference": agent.policy.fast is not None,
                   "xla_epochs": agent.learner.jit}
         result.update({k: float(np.mean([r[k] for r in records])) for k in ("time/gather_s", "time/optimise_s")})
+        result["gather_steps_per_s"] = agent.n_envs * agent.config["horizon"] / result["time/gather_s"]
         return result
 
 
 def _line(label: str, result: dict, raw_in_process: float, raw_layout: float) -> str:
     return (f"  {label:<34}{result['steps_per_s']:10.0f}   gather {result['time/gather_s']:.3f} s, optimise "
             f"{result['time/optimise_s']:.3f} s per cycle; / raw in layout {result['steps_per_s'] / raw_layout:.3f}, "
-            f"/ raw in-process {result['steps_per_s'] / raw_in_process:.3f}")
+            f"/ raw in-process {result['steps_per_s'] / raw_in_process:.3f}\n"
+            f"  {'  gather alone (this rank):':<34}{result['gather_steps_per_s']:10.0f}   / raw in layout "
+            f"{result['gather_steps_per_s'] / raw_layout:.3f}")
 
 
 def main() -> None:

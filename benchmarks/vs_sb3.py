@@ -142,6 +142,7 @@ def run_child(command: list[str]) -> dict:
 
 
 def command(framework: str, args: argparse.Namespace, layout: str) -> list[str]:
+    """The child's command line: benchmarks/sb3_ppo.py with the SB3 python, or this file with --child."""
     envs, steps = parse_layout(layout)
     common = [args.env, "--envs", str(envs), "--steps", str(steps), "--cycles", str(args.cycles),
               "--seed", str(args.seed)]
@@ -166,6 +167,7 @@ def report(runs: list[dict], before: dict, after: dict, args: argparse.Namespace
 
 
 def compare(args: argparse.Namespace) -> None:
+    """Run the plan, print each run as it ends, then the report; exit 2 without an SB3 python."""
     if not os.path.exists(args.sb3_python):
         print(f"no SB3 python at {args.sb3_python}: create it with `python3.11 -m venv /work/sb3venv && "
               f"/work/sb3venv/bin/pip install torch==2.13.0 stable-baselines3 'gymnasium[mujoco]'` "

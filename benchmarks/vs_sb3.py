@@ -124,9 +124,9 @@ def ours(env_id: str, envs: int, steps: int, cycles: int, seed: int) -> dict:
         for _ in range(cycles - 1):
             agent.cycle()
         end = time.perf_counter()
+        layout = agent.pool.layout.describe()
         return {"startup_s": ready - START, "post_startup_s": end - ready, "steps": agent.frames,
-                "first_cycle_s": first,
-                "envs_layout": agent.pool.layout.describe().split(" (")[0], "envs_layout_detail": agent.pool.layout.describe()}
+                "first_cycle_s": first, "envs_layout": layout.split(" (")[0], "envs_layout_detail": layout}
 
 
 def run_child(command: list[str]) -> dict:

@@ -139,8 +139,10 @@ def test_a_run_shows_both_phases_and_keeps_its_cycle_lines(storage, monkeypatch)
         assert gather == list(range(0, 65, 2)) and {g[3] for g in shown if g[1] == "gather"} == {"64"}
         assert optimise == [0, 2, 4] and {g[3] for g in shown if g[1] == "optimise"} == {"4"}
     rest = [line for line in lines if not line.startswith("  ... ")]
-    assert rest[0].startswith("agent ") and rest[-1].startswith("done: ") and len(rest) == 4
+    assert rest[0].startswith("agent ") and rest[1].startswith("envs: ") and rest[-1].startswith("done: ")
     agent_id = rest[0].split()[1]
+    rest = [rest[0]] + rest[2:]  # agent, cycle 1, cycle 2, done
+    assert len(rest) == 4
     records = [json.loads(r) for r in (storage / "experiments" / agent_id / "progress.jsonl").read_text().splitlines()]
     for printed, record in zip(rest[1:3], records):
         assert re.fullmatch(re.escape(format_line(record, 2, None)) + r" \| ETA \d+s", printed)

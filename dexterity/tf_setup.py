@@ -5,6 +5,7 @@ Import TensorFlow through `tf_setup.tensorflow()` in code that trains; never in 
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 _configured = False
@@ -19,7 +20,7 @@ def tensorflow(cpu: bool = False, deterministic: bool = True, threads: int | Non
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     if cpu:
         os.environ["CUDA_VISIBLE_DEVICES"] = "-1"
-    import tensorflow as tf
+    tf = _import_without_sklearn()
     if not _configured:
         _configured = True
         for gpu in tf.config.list_physical_devices("GPU"):
@@ -35,4 +36,21 @@ def tensorflow(cpu: bool = False, deterministic: bool = True, threads: int | Non
                 pass
         if deterministic:
             tf.config.experimental.enable_op_determinism()
+    return tf
+
+
+def _import_without_sklearn() -> Any:
+    """`import tensorflow` without Keras importing scikit-learn (and scipy.stats) for its optional
+    scikit-learn wrappers: about a third of TensorFlow's import time (benchmarks/startup.py), for
+    wrappers that training never uses. Keras guards that import, so it sees scikit-learn as absent;
+    afterwards `import sklearn` works as usual (analysis code uses it)."""
+    if "tensorflow" in sys.modules or "sklearn" in sys.modules:
+        import tensorflow as tf
+        return tf
+    sys.modules["sklearn"] = None  # type: ignore[assignment]  # makes `import sklearn` raise ImportError
+    try:
+        import tensorflow as tf
+    finally:
+        if sys.modules.get("sklearn", 0) is None:
+            del sys.modules["sklearn"]
     return tf

@@ -1,0 +1,132 @@
+"""Which block-reorientation goals a ManipulateBlock agent reaches: success by the rotation a goal asks for.
+
+    python benchmarks/goal_difficulty.py AGENT_ID [--save last] [-n 256] [--env-kwargs JSON] [-d]
+
+Runs the saved agent in this process (envs in-process, TensorFlow-free inference as in training)
+on fresh episodes, by default on the full task (`{"curriculum": false, "goal_angle": null}`), and
+records every goal attempt: the rotation from the block's orientation when the goal was drawn to
+the goal (its angle, and the vertical component |a_z| of its axis in the world frame: about 1 is a
+turn about the palm's normal, spinning the block on the palm; about 0 a turn about a horizontal
+axis, rolling the block over), and how the attempt ended (reached, timed out, dropped).
+Prints the fraction reached per angle x axis bin and the mean steps a reached goal took.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+ANGLE_EDGES = (0.0, 1.0, 1.5, 2.0, 2.5, np.pi + 1e-9)
+AXIS_EDGES = (0.0, 0.5, 0.87, 1.0 + 1e-9)  # |a_z|: mostly horizontal, oblique, mostly vertical
+
+
+def turn_to_goal(block: np.ndarray, goal: np.ndarray) -> tuple[float, float]:
+    """(angle rad, |vertical component of the axis|) of the world-frame rotation goal * block^-1."""
+    from dexterity.environments.rotations import quat_conjugate, quat_multiply
+    w, x, y, z = quat_multiply(goal, quat_conjugate(block))
+    vector = np.array([x, y, z])
+    norm = float(np.linalg.norm(vector))
+    angle = 2.0 * float(np.arctan2(norm, abs(w)))
+    return angle, (abs(float(vector[2])) / norm if norm > 1e-12 else 1.0)
+
+
+def attempts_table(attempts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows per (angle bin, axis bin): attempts, fraction reached, mean steps of the reached ones."""
+    rows = []
+    for a0, a1 in zip(ANGLE_EDGES[:-1], ANGLE_EDGES[1:]):
+        for z0, z1 in zip(AXIS_EDGES[:-1], AXIS_EDGES[1:]):
+            cell = [t for t in attempts if a0 <= t["angle"] < a1 and z0 <= t["axis_z"] < z1]
+            reached = [t for t in cell if t["outcome"] == "reached"]
+            rows.append({"angle": (a0, min(a1, np.pi)), "axis_z": (z0, min(z1, 1.0)), "attempts": len(cell),
+                         "reached": len(reached) / len(cell) if cell else None,
+                         "steps": float(np.mean([t["steps"] for t in reached])) if reached else None})
+    return rows
+
+
+def run(agent_id: str, which: str, episodes: int, env_kwargs: dict[str, Any], deterministic: bool,
+        n_envs: int = 8, seed: int = 12345) -> list[dict[str, Any]]:
+    """Goal attempts of `episodes` whole episodes: dicts of angle, axis_z, outcome, steps."""
+    from dexterity.agent.acting import ActLoop
+    from dexterity.agent.checkpoint import checkpoint_dir, load_brain, read_info
+    from dexterity.envpool import EnvPool
+    folder = checkpoint_dir(agent_id, which)
+    info = read_info(folder)
+    brain = load_brain(folder, info)
+    brain.policy.reseed(seed)
+    kwargs = {**(info.get("env_kwargs") or {}), **env_kwargs}
+    attempts: list[dict[str, Any]] = []
+    with EnvPool(info["env_id"], n_envs, seed, sequential=True, env_kwargs=kwargs) as pool:
+        envs = [env.unwrapped for env in pool.groups[0].group.envs]
+        loop = ActLoop(pool, brain.policy, brain.state_norm.transform, deterministic)
+        loop.start()
+        open_goal = [_attempt(env) for env in envs]
+        finished = 0
+        while finished < episodes:
+            step = loop.step()
+            for i, env in enumerate(envs):
+                open_goal[i]["steps"] += 1
+                if step.done[i]:
+                    dropped = bool(step.result["terminated"][i]) and env.consecutive_goals == 0
+                    attempts.append({**open_goal[i], "outcome": "dropped" if dropped else "timed out"})
+                    finished += 1
+                elif env.consecutive_goals > open_goal[i]["goals_before"]:
+                    attempts.append({**open_goal[i], "outcome": "reached"})
+                else:
+                    continue
+                open_goal[i] = _attempt(env)
+    return attempts
+
+
+def _attempt(env: Any) -> dict[str, Any]:
+    angle, axis_z = turn_to_goal(env.object_quaternion().copy(), env.goal.copy())
+    return {"angle": angle, "axis_z": axis_z, "steps": 0, "goals_before": env.consecutive_goals}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("id")
+    parser.add_argument("--save", default="last")
+    parser.add_argument("-n", "--episodes", type=int, default=256)
+    parser.add_argument("-d", "--deterministic", action="store_true")
+    parser.add_argument("--env-kwargs", default='{"curriculum": false, "goal_angle": null}')
+    parser.add_argument("--json", default=None, help="also write the attempts and the table to this file")
+    args = parser.parse_args()
+    try:
+        kwargs = json.loads(args.env_kwargs)
+        if not isinstance(kwargs, dict) or args.episodes < 1:
+            raise ValueError
+    except ValueError:
+        print("goal_difficulty.py: --env-kwargs must be a JSON object and -n >= 1", file=sys.stderr)
+        return 2
+    from dexterity.errors import DexterityError
+    try:
+        attempts = run(args.id, args.save, args.episodes, kwargs, args.deterministic)
+    except DexterityError as error:
+        print(f"goal_difficulty.py: {error}", file=sys.stderr)
+        return 2
+    rows = attempts_table(attempts)
+    reached = sum(t["outcome"] == "reached" for t in attempts)
+    dropped = sum(t["outcome"] == "dropped" for t in attempts)
+    print(f"{args.id} ({args.save}), {args.episodes} episodes, {json.dumps(kwargs)}"
+          f"{', deterministic' if args.deterministic else ''}: {len(attempts)} goal attempts, "
+          f"{reached} reached, {dropped} dropped, {len(attempts) - reached - dropped} timed out")
+    print("| rotation to the goal (rad) | axis |a_z| | attempts | reached | mean steps when reached |")
+    print("| --- | --- | --- | --- | --- |")
+    for row in rows:
+        frac = "–" if row["reached"] is None else f"{row['reached']:.2f}"
+        steps = "–" if row["steps"] is None else f"{row['steps']:.0f}"
+        print(f"| {row['angle'][0]:.1f}-{row['angle'][1]:.2f} | {row['axis_z'][0]:.2f}-{row['axis_z'][1]:.2f} "
+              f"| {row['attempts']} | {frac} | {steps} |")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"attempts": attempts, "table": rows}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -16,7 +16,7 @@ threads keep spinning after each matmul, taking the cores the env workers step o
 process waits for them. Measured on a loaded 2-core AMD EPYC (ManipulateBlock-v0, 128 envs, the
 `shadow` GRU model): forward 1.3 ms per step instead of ~28 ms, gather 2.0x faster (docs/benchmark.md).
 The results are bitwise those of the threaded matmuls (OpenBLAS splits the output among threads,
-not the sums; checked on the model shapes by tests/test_numpy_policy.py).
+not the sums; checked at the model's shapes by tests/test_numpy_inference.py).
 """
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ The forward pass runs with numpy's BLAS limited to one thread (`OneBlasThread`):
 batch sizes (a few hundred rows, layers of <= 256 units) threads gain little, and OpenBLAS's idle
 threads keep spinning after each matmul, taking the cores the env workers step on while this
 process waits for them. Measured on a loaded 2-core AMD EPYC (ManipulateBlock-v0, 128 envs, the
-`shadow` GRU model): forward 1.3 ms per step instead of ~28 ms, gather 2.0x faster (docs/benchmark.md).
+`shadow` GRU model): forward 1.3 ms per step instead of ~28 ms, gather 2.7-3.3x faster (docs/benchmark.md).
 The results are bitwise those of the threaded matmuls (OpenBLAS splits the output among threads,
 not the sums; checked at the model's shapes by tests/test_numpy_inference.py).
 """

@@ -106,9 +106,17 @@ class ObservationEncoder:
                 for s in self.senses}
 
     def encode_batch(self, observations: list[Any]) -> dict[str, np.ndarray]:
-        """A list of B raw observations -> dict of [B, *shape] arrays."""
-        encoded = [self.encode(o) for o in observations]
-        return {s.name: np.stack([e[s.name] for e in encoded]) for s in self.senses}
+        """A list of B raw observations -> dict of [B, *shape] arrays (as `encode` of each, stacked; Box
+        senses are stacked first and converted once: an env worker does this every step)."""
+        out = {}
+        for s in self.senses:
+            space = self._spaces[s.name]
+            values = [_leaf_value(o, s.name, self._top_is_tuple) for o in observations]
+            if isinstance(space, gym.spaces.Box):
+                out[s.name] = np.asarray(np.stack(values), s.dtype).reshape((len(values), *s.shape))
+            else:
+                out[s.name] = np.stack([_encode(v, space, s) for v in values])
+        return out
 
 
 def empty_batch(senses: list[Sense], batch: int) -> dict[str, np.ndarray]:

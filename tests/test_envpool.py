@@ -68,3 +68,26 @@ def test_training_states_round_trip_through_worker_processes():
     with EnvPool("ProbeEnv-v0", 2, seed=0, sequential=True, plugins=PLUGIN) as pool:
         pool.set_training_states([{"goal_angle": 1.0}] * 2)  # envs without the hook ignore their state
         assert pool.training_states() == [None, None]
+
+
+def test_batch_encoding_against_hand_built_arrays():
+    """Every kind of leaf, nested: Box vectors and matrices (flattened, float32), scalars, one-hots of
+    Discrete (with a start) and MultiDiscrete, uint8 images kept as they are."""
+    import gymnasium as gym
+
+    from dexterity.spaces import ObservationEncoder
+    space = gym.spaces.Dict({"arm": gym.spaces.Dict({"joints": gym.spaces.Box(-1, 1, (2, 3), np.float64)}),
+                             "speed": gym.spaces.Box(0, 1, (), np.float64), "mode": gym.spaces.Discrete(3, start=1),
+                             "keys": gym.spaces.MultiDiscrete([2, 3]),
+                             "camera": gym.spaces.Box(0, 255, (2, 2, 3), np.uint8)})
+    rng = np.random.default_rng(0)
+    raw = [{"arm": {"joints": rng.normal(size=(2, 3))}, "speed": np.float64(0.1 * i), "mode": 1 + i % 3,
+            "keys": np.array([i % 2, 2]), "camera": rng.integers(0, 255, (2, 2, 3), np.uint8)} for i in range(3)]
+    batch = ObservationEncoder(space).encode_batch(raw)
+    np.testing.assert_array_equal(batch["arm/joints"], np.float32([o["arm"]["joints"].ravel() for o in raw]))
+    assert batch["arm/joints"].dtype == np.float32 and batch["speed"].shape == (3, 1)
+    np.testing.assert_array_equal(batch["speed"][:, 0], np.float32([0.0, 0.1, 0.2]))
+    np.testing.assert_array_equal(batch["mode"], np.eye(3, dtype=np.float32))
+    np.testing.assert_array_equal(batch["keys"], np.float32([[1, 0, 0, 0, 1], [0, 1, 0, 0, 1], [1, 0, 0, 0, 1]]))
+    np.testing.assert_array_equal(batch["camera"], np.stack([o["camera"] for o in raw]))
+    assert batch["camera"].dtype == np.uint8

@@ -189,3 +189,49 @@ def test_rng_state_round_trip_repeats_the_samples():
     policy.set_rng_state(saved["tf"])  # a checkpoint of before numpy inference: TF stream only
     policy.reseed(4)
     np.testing.assert_array_equal(policy.act(obs, [], np.zeros(5, np.float32))[0], first)
+
+
+# ---- threads -------------------------------------------------------------------------------------
+
+def _blas_threads():
+    from threadpoolctl import threadpool_info
+    return {info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"}
+
+
+def test_the_forward_pass_runs_on_one_blas_thread(monkeypatch):
+    """Every dense layer of the shadow GRU model runs with numpy's BLAS on one thread; the pool's
+    size is back afterwards."""
+    from threadpoolctl import threadpool_limits
+    seen = []
+    dense = numpy_ops.dense
+    monkeypatch.setattr(numpy_ops, "dense", lambda *a: (seen.append(_blas_threads()), dense(*a))[1])
+    dist = get_distribution("beta", BOX)
+    policy = Policy(build_model(make_config(architecture="shadow", model="gru"), SENSES, dist), dist, seed=0)
+    obs, state = _inputs(policy.model)
+    with threadpool_limits(2, user_api="blas"):
+        seen.clear()
+        policy.act(obs, state, np.zeros(5, np.float32))
+        assert seen and all(threads == {1} for threads in seen)
+        assert _blas_threads() == {2}
+        with policy.fast.one_blas_thread:  # re-entrant: the inner exit leaves one thread, the outer restores
+            policy.act(obs, state, np.zeros(5, np.float32))
+            assert _blas_threads() == {1}
+        assert _blas_threads() == {2}
+
+
+@pytest.mark.parametrize("batch", [1, 8, 128, 256])
+def test_one_blas_thread_gives_bitwise_the_threaded_matmuls(batch):
+    """Trajectories do not depend on the thread count: x @ w at the shadow model's layer shapes (inputs
+    203 = 112 + 48 + 32 + 7 + 4, widths up to 256, GRU gates 384) equals the two-thread product bit for bit."""
+    from threadpoolctl import threadpool_limits
+    from dexterity.agent.numpy_policy import OneBlasThread
+    one_blas_thread = OneBlasThread()
+    rng = np.random.default_rng(batch)
+    for inputs, units in ((203, 256), (256, 128), (160, 128), (128, 384), (128, 64), (128, 1)):
+        x = rng.normal(size=(batch, inputs)).astype(np.float32)
+        w = rng.normal(size=(inputs, units)).astype(np.float32)
+        with threadpool_limits(2, user_api="blas"):
+            threaded = x @ w
+            with one_blas_thread:
+                single = x @ w
+        np.testing.assert_array_equal(single, threaded)

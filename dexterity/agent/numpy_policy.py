@@ -9,6 +9,14 @@ weights whenever `model.weights_version` moved (the learner bumps it after each 
 `NumpyPolicy.create` returns None, and the policy acts through TensorFlow, for models or
 distributions without twins (custom ones, image encoders) and when a check on random inputs
 finds the twin differs from the Keras model.
+
+The forward pass runs with numpy's BLAS limited to one thread (`OneBlasThread`): at a rollout's
+batch sizes (a few hundred rows, layers of <= 256 units) threads gain little, and OpenBLAS's idle
+threads keep spinning after each matmul, taking the cores the env workers step on while this
+process waits for them. Measured on a loaded 2-core AMD EPYC (ManipulateBlock-v0, 128 envs, the
+`shadow` GRU model): forward 1.3 ms per step instead of ~28 ms, gather 2.7-3.3x faster (docs/benchmark.md).
+The results are bitwise those of the threaded matmuls (OpenBLAS splits the output among threads,
+not the sums; checked at the model's shapes by tests/test_numpy_inference.py).
 """
 from __future__ import annotations
 
@@ -21,6 +29,36 @@ from dexterity.agent.acting import zero_ended
 from dexterity.numpy_ops import NumpyOps, Unsupported
 
 TOLERANCE = 1e-4  # largest relative difference from the Keras model accepted by the check at creation
+
+
+class OneBlasThread:
+    """Context manager: numpy's BLAS libraries on one thread inside, their thread counts back outside.
+
+    ~0.005 ms to enter and leave with numpy's and scipy's OpenBLAS loaded (threadpoolctl's own `limit`
+    takes 0.02 ms, 40% of a whole act call at HalfCheetah's batch of 8); re-entrant; a no-op without
+    threadpoolctl.
+    """
+
+    def __init__(self) -> None:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:
+            self.libraries: list[Any] = []
+        else:  # the BLAS libraries loaded now (numpy's is, by the time a policy exists)
+            self.libraries = [lib for lib in ThreadpoolController().lib_controllers if lib.user_api == "blas"]
+        self._saved: list[list[int]] = []
+
+    def __enter__(self) -> None:
+        saved = [lib.get_num_threads() for lib in self.libraries]
+        for lib, threads in zip(self.libraries, saved):
+            if threads != 1:
+                lib.set_num_threads(1)
+        self._saved.append(saved)
+
+    def __exit__(self, *exc: Any) -> None:
+        for lib, threads in zip(self.libraries, self._saved.pop()):
+            if threads != 1:
+                lib.set_num_threads(threads)
 
 
 def _owner(cls: type, name: str) -> type | None:
@@ -44,6 +82,7 @@ class NumpyPolicy:
         self.model, self.distribution, self.ops = model, distribution, ops
         self.rng = np.random.Generator(np.random.PCG64(seed))
         self.version: int | None = None
+        self.one_blas_thread = OneBlasThread()
 
     @classmethod
     def create(cls, model: Any, distribution: Any, seed: int) -> "NumpyPolicy | None":
@@ -71,7 +110,8 @@ class NumpyPolicy:
              ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
         """obs [B, ...], state [B, units] each, reset [B] -> params [B, P], value [B], new state."""
         self._sync()
-        params, value, new_state = self.model.forward(obs, zero_ended(state, reset), self.ops)
+        with self.one_blas_thread:
+            params, value, new_state = self.model.forward(obs, zero_ended(state, reset), self.ops)
         return params, value, [np.asarray(s, np.float32) for s in new_state]
 
     def act(self, obs: dict[str, np.ndarray], state: list[np.ndarray], reset: np.ndarray,

@@ -14,6 +14,7 @@ env step of a cycle (all ranks when under mpirun).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import sys
@@ -85,18 +86,19 @@ def main() -> None:
     from dexterity import tf_setup
     tf_setup.tensorflow()
     imported = time.perf_counter() - START
-    from dexterity.configs.hp_config import derive_config, get_preset
+    from dexterity.configs.hp_config import derive_config, get_preset, preset_env_kwargs
     changes = {k: getattr(args, k) for k in ("workers", "horizon", "processes", "model") if getattr(args, k)}
     if args.sequential is not None:
         changes["sequential"] = args.sequential
     config = derive_config(get_preset(args.pcon), {**changes, "seed": 0})
     n, steps = config["workers"], max(config["horizon"], 200)
-    raw_in_process = raw_steps_per_s(args.env, n, 1, True, steps, {})
-    raw_workers = raw_steps_per_s(args.env, n, config["processes"], False, steps, {})
-    results = {"numpy": train(args.env, config, args.cycles, {})}
+    env_kwargs = preset_env_kwargs(args.pcon)  # as train.py with this preset
+    raw_in_process = raw_steps_per_s(args.env, n, 1, True, steps, env_kwargs)
+    raw_workers = raw_steps_per_s(args.env, n, config["processes"], False, steps, env_kwargs)
+    results = {"numpy": train(args.env, config, args.cycles, env_kwargs)}
     if args.compare_tf:
         os.environ["DEXTERITY_INFERENCE"] = "tf"
-        results["tf"] = train(args.env, config, args.cycles, {})
+        results["tf"] = train(args.env, config, args.cycles, env_kwargs)
     main_result = results["numpy"]
     chosen = main_result["layout"]
     raw_layout = raw_in_process if chosen.local else raw_workers
@@ -104,7 +106,8 @@ def main() -> None:
     print(f"{args.env} ({args.pcon}: {config['architecture']} {config['model']}, {n} envs x {config['horizon']} steps, "
           f"{config['epochs']} epochs, minibatch {config['batch_size']}; "
           f"numpy inference {'on' if main_result['numpy_inference'] else 'off'}, "
-          f"XLA epochs {'on' if main_result['xla_epochs'] else 'off'})")
+          f"XLA epochs {'on' if main_result['xla_epochs'] else 'off'})"
+          + (f"; env kwargs {json.dumps(env_kwargs)}" if env_kwargs else ""))
     print(f"  machine: {os.cpu_count()} cpus, {_cpu_model()}, load average at the end {os.getloadavg()[0]:.1f}")
     print(f"  raw env steps/s in-process:       {raw_in_process:10.0f}")
     print(f"  raw env steps/s in {workers} workers:     {raw_workers:10.0f}   (workers / in-process "

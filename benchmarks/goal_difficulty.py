@@ -27,7 +27,8 @@ AXIS_EDGES = (0.0, 0.5, 0.87, 1.0 + 1e-9)  # |a_z|: mostly horizontal, oblique, 
 
 
 def turn_to_goal(block: np.ndarray, goal: np.ndarray) -> tuple[float, float]:
-    """(angle rad, |vertical component of the axis|) of the world-frame rotation goal * block^-1."""
+    """Quaternions (w, x, y, z) [4] of the block and the goal -> (angle rad, |vertical component of
+    the axis|) of the world-frame rotation goal * block^-1."""
     from dexterity.environments.rotations import quat_conjugate, quat_multiply
     w, x, y, z = quat_multiply(goal, quat_conjugate(block))
     vector = np.array([x, y, z])
@@ -49,41 +50,59 @@ def attempts_table(attempts: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
+def step_outcome(goals_before: int, goals_now: int, ended: dict[str, Any] | None, terminated: bool) -> str | None:
+    """How a step ended the open goal attempt of one env: "reached", "dropped", "timed out", or None
+    (still open). `ended` is the pool's episode record when the step ended the episode (the env is
+    reset by then, so its own goal count is the new episode's): its `success` is the last step's."""
+    if ended is not None:
+        return "reached" if ended.get("success") else "dropped" if terminated else "timed out"
+    return "reached" if goals_now > goals_before else None
+
+
 def run(agent_id: str, which: str, episodes: int, env_kwargs: dict[str, Any], deterministic: bool,
         n_envs: int = 8, seed: int = 12345) -> list[dict[str, Any]]:
-    """Goal attempts of `episodes` whole episodes: dicts of angle, axis_z, outcome, steps."""
+    """Goal attempts of exactly `episodes` whole episodes (env i runs a fixed quota of them, as
+    evaluate.py does): dicts of angle, axis_z, outcome, steps."""
     from dexterity.agent.acting import ActLoop
     from dexterity.agent.checkpoint import checkpoint_dir, load_brain, read_info
     from dexterity.envpool import EnvPool
+    from dexterity.errors import DexterityError
     folder = checkpoint_dir(agent_id, which)
     info = read_info(folder)
     brain = load_brain(folder, info)
     brain.policy.reseed(seed)
     kwargs = {**(info.get("env_kwargs") or {}), **env_kwargs}
+    quota = [episodes // n_envs + (i < episodes % n_envs) for i in range(n_envs)]
     attempts: list[dict[str, Any]] = []
     with EnvPool(info["env_id"], n_envs, seed, sequential=True, env_kwargs=kwargs) as pool:
         envs = [env.unwrapped for env in pool.groups[0].group.envs]
+        if not all(hasattr(envs[0], name) for name in ("goal", "consecutive_goals", "object_quaternion")):
+            raise DexterityError(f"{info['env_id']} has no block goals: goal_difficulty.py needs a ManipulateBlock task")
         loop = ActLoop(pool, brain.policy, brain.state_norm.transform, deterministic)
         loop.start()
-        open_goal = [_attempt(env) for env in envs]
-        finished = 0
-        while finished < episodes:
+        open_goal, running = [_attempt(env) for env in envs], [[] for _ in envs]
+        finished = [0] * n_envs
+        while any(f < q for f, q in zip(finished, quota)):
             step = loop.step()
+            ended = {record["env"] - pool.index_offset: record for record in step.result["episodes"]}
             for i, env in enumerate(envs):
                 open_goal[i]["steps"] += 1
-                if step.done[i]:
-                    dropped = bool(step.result["terminated"][i]) and env.consecutive_goals == 0
-                    attempts.append({**open_goal[i], "outcome": "dropped" if dropped else "timed out"})
-                    finished += 1
-                elif env.consecutive_goals > open_goal[i]["goals_before"]:
-                    attempts.append({**open_goal[i], "outcome": "reached"})
-                else:
+                outcome = step_outcome(open_goal[i]["goals_before"], env.consecutive_goals, ended.get(i),
+                                       bool(step.result["terminated"][i]))
+                if outcome is None:
                     continue
+                running[i].append({**open_goal[i], "outcome": outcome})
+                if i in ended:  # only whole episodes count, and only each env's quota of them
+                    if finished[i] < quota[i]:
+                        attempts.extend(running[i])
+                    finished[i] += 1
+                    running[i] = []
                 open_goal[i] = _attempt(env)
     return attempts
 
 
 def _attempt(env: Any) -> dict[str, Any]:
+    """A goal attempt opening now: the rotation from the block to the env's goal, no steps yet."""
     angle, axis_z = turn_to_goal(env.object_quaternion().copy(), env.goal.copy())
     return {"angle": angle, "axis_z": axis_z, "steps": 0, "goals_before": env.consecutive_goals}
 
@@ -103,6 +122,9 @@ def main() -> int:
             raise ValueError
     except ValueError:
         print("goal_difficulty.py: --env-kwargs must be a JSON object and -n >= 1", file=sys.stderr)
+        return 2
+    if args.json and not Path(args.json).resolve().parent.is_dir():
+        print(f"goal_difficulty.py: no folder for --json {args.json}", file=sys.stderr)
         return 2
     from dexterity.errors import DexterityError
     try:

@@ -70,7 +70,7 @@ def _line(label: str, result: dict, raw_in_process: float, raw_layout: float) ->
             f"{result['gather_steps_per_s'] / raw_layout:.3f}")
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("env")
     parser.add_argument("--pcon", default="default")
@@ -82,26 +82,53 @@ def main() -> None:
                         help="envs in-process (--no-sequential: in workers; default: chosen automatically)")
     parser.add_argument("--model")
     parser.add_argument("--compare-tf", action="store_true", help="also train with TensorFlow inference")
+    parser.add_argument("--env-kwargs", default=None, metavar="JSON",
+                        help="env kwargs over the preset's (as train.py's --env-kwargs)")
     args = parser.parse_args()
+    try:
+        extra = json.loads(args.env_kwargs) if args.env_kwargs else {}
+        if not isinstance(extra, dict) or args.cycles < 1:
+            raise ValueError
+    except ValueError:
+        print("throughput.py: --env-kwargs must be a JSON object and --cycles >= 1", file=sys.stderr)
+        return 2
     from dexterity import tf_setup
     tf_setup.tensorflow()
     imported = time.perf_counter() - START
     from dexterity.configs.hp_config import derive_config, get_preset, preset_env_kwargs
+    from dexterity.errors import DexterityError
     changes = {k: getattr(args, k) for k in ("workers", "horizon", "processes", "model") if getattr(args, k)}
     if args.sequential is not None:
         changes["sequential"] = args.sequential
-    config = derive_config(get_preset(args.pcon), {**changes, "seed": 0})
+    try:
+        config = derive_config(get_preset(args.pcon), {**changes, "seed": 0})
+        env_kwargs = {**preset_env_kwargs(args.pcon), **extra}  # as train.py with this preset
+        results = measure(args.env, config, args.cycles, env_kwargs, args.compare_tf)
+    except DexterityError as error:
+        print(f"throughput.py: {error}", file=sys.stderr)
+        return 2
+    report(args, config, env_kwargs, results, imported)
+    return 0
+
+
+def measure(env_id: str, config: dict, cycles: int, env_kwargs: dict, compare_tf: bool) -> dict:
+    """Raw env rates in-process and in workers, then training (numpy inference; also TF if asked)."""
     n, steps = config["workers"], max(config["horizon"], 200)
-    env_kwargs = preset_env_kwargs(args.pcon)  # as train.py with this preset
-    raw_in_process = raw_steps_per_s(args.env, n, 1, True, steps, env_kwargs)
-    raw_workers = raw_steps_per_s(args.env, n, config["processes"], False, steps, env_kwargs)
-    results = {"numpy": train(args.env, config, args.cycles, env_kwargs)}
-    if args.compare_tf:
+    results = {"raw_in_process": raw_steps_per_s(env_id, n, 1, True, steps, env_kwargs),
+               "raw_workers": raw_steps_per_s(env_id, n, config["processes"], False, steps, env_kwargs),
+               "numpy": train(env_id, config, cycles, env_kwargs)}
+    if compare_tf:
         os.environ["DEXTERITY_INFERENCE"] = "tf"
-        results["tf"] = train(args.env, config, args.cycles, env_kwargs)
-    main_result = results["numpy"]
+        results["tf"] = train(env_id, config, cycles, env_kwargs)
+    return results
+
+
+def report(args: argparse.Namespace, config: dict, env_kwargs: dict, results: dict, imported: float) -> None:
+    """Print the measurements of `measure`."""
+    main_result, raw_in_process, raw_workers = results["numpy"], results["raw_in_process"], results["raw_workers"]
     chosen = main_result["layout"]
     raw_layout = raw_in_process if chosen.local else raw_workers
+    n = config["workers"]
     workers = min(config["processes"] or os.cpu_count() or 1, n)
     print(f"{args.env} ({args.pcon}: {config['architecture']} {config['model']}, {n} envs x {config['horizon']} steps, "
           f"{config['epochs']} epochs, minibatch {config['batch_size']}; "
@@ -136,4 +163,4 @@ def _cpu_model() -> str:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

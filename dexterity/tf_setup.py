@@ -41,9 +41,11 @@ def tensorflow(cpu: bool = False, deterministic: bool = True, threads: int | Non
 
 def _import_without_sklearn() -> Any:
     """`import tensorflow` without Keras importing scikit-learn (and scipy.stats) for its optional
-    scikit-learn wrappers: about a third of TensorFlow's import time (benchmarks/startup.py), for
-    wrappers that training never uses. Keras guards that import, so it sees scikit-learn as absent;
-    afterwards `import sklearn` works as usual (analysis code uses it)."""
+    scikit-learn wrappers: a third to a half of the import's time on a 2-core machine
+    (benchmarks/startup.py, docs/benchmark.md). Keras guards that import, so it sees scikit-learn
+    as absent; afterwards `import sklearn` works as usual (the analysis code uses it), but Keras's
+    own wrappers (`keras.wrappers.SKLearnClassifier`, ...) stay unavailable in this process, which
+    dexterity never uses. Skipped when TensorFlow or scikit-learn is already imported."""
     if "tensorflow" in sys.modules or "sklearn" in sys.modules:
         import tensorflow as tf
         return tf

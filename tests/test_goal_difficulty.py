@@ -48,3 +48,13 @@ def test_attempts_table_bins_and_fractions():
     far = rows[(2.5, 0.0)]
     assert far["attempts"] == 1 and far["reached"] == 0.0 and far["steps"] is None
     assert rows[(1.0, 0.5)]["attempts"] == 0 and rows[(1.0, 0.5)]["reached"] is None
+
+
+def test_step_outcome_reads_episode_ends_from_the_record_not_the_reset_env():
+    outcome = goal_difficulty.step_outcome
+    assert outcome(2, 2, None, False) is None  # still turning
+    assert outcome(2, 3, None, False) == "reached"  # a goal reached, the episode goes on
+    # the episode ended: the env is already reset (its count is 0), the record tells how
+    assert outcome(49, 0, {"success": 1.0, "consecutive_goals": 50}, True) == "reached"  # max_goals
+    assert outcome(3, 0, {"success": 0.0, "consecutive_goals": 3}, True) == "dropped"
+    assert outcome(3, 0, {"success": 0.0, "consecutive_goals": 3}, False) == "timed out"

@@ -202,6 +202,8 @@ def test_the_forward_pass_runs_on_one_blas_thread(monkeypatch):
     """Every dense layer of the shadow GRU model runs with numpy's BLAS on one thread; the pool's
     size is back afterwards."""
     from threadpoolctl import threadpool_limits
+    if not _blas_threads():
+        pytest.skip("threadpoolctl finds no BLAS library to control")
     seen = []
     dense = numpy_ops.dense
     monkeypatch.setattr(numpy_ops, "dense", lambda *a: (seen.append(_blas_threads()), dense(*a))[1])
@@ -219,7 +221,7 @@ def test_the_forward_pass_runs_on_one_blas_thread(monkeypatch):
         assert _blas_threads() == {2}
 
 
-@pytest.mark.parametrize("batch", [1, 8, 128, 256])
+@pytest.mark.parametrize("batch", [128, 256])  # below ~100 rows OpenBLAS does not thread at all
 def test_one_blas_thread_gives_bitwise_the_threaded_matmuls(batch):
     """Trajectories do not depend on the thread count: x @ w at the shadow model's layer shapes (inputs
     203 = 112 + 48 + 32 + 7 + 4, widths up to 256, GRU gates 384) equals the two-thread product bit for bit."""

@@ -146,7 +146,7 @@ def main() -> int:
         print(f"| {row['angle'][0]:.1f}-{row['angle'][1]:.2f} | {row['axis_z'][0]:.2f}-{row['axis_z'][1]:.2f} "
               f"| {row['attempts']} | {frac} | {steps} |")
     if args.json:
-        Path(args.json).write_text(json.dumps({"attempts": attempts, "table": rows}, indent=1))
+        Path(args.json).write_text(json.dumps({"attempts": attempts, "table": rows}, separators=(",", ":")))
     return 0
 
 

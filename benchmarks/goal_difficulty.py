@@ -65,6 +65,7 @@ def run(agent_id: str, which: str, episodes: int, env_kwargs: dict[str, Any], de
     evaluate.py does): dicts of angle, axis_z, outcome, steps."""
     from dexterity.agent.acting import ActLoop
     from dexterity.agent.checkpoint import checkpoint_dir, load_brain, read_info
+    from dexterity.agent.rollout import episode_quota
     from dexterity.envpool import EnvPool
     from dexterity.errors import DexterityError
     folder = checkpoint_dir(agent_id, which)
@@ -72,7 +73,7 @@ def run(agent_id: str, which: str, episodes: int, env_kwargs: dict[str, Any], de
     brain = load_brain(folder, info)
     brain.policy.reseed(seed)
     kwargs = {**(info.get("env_kwargs") or {}), **env_kwargs}
-    quota = [episodes // n_envs + (i < episodes % n_envs) for i in range(n_envs)]
+    quota = episode_quota(episodes, n_envs)
     attempts: list[dict[str, Any]] = []
     with EnvPool(info["env_id"], n_envs, seed, sequential=True, env_kwargs=kwargs) as pool:
         envs = [env.unwrapped for env in pool.groups[0].group.envs]

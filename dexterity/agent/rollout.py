@@ -126,6 +126,12 @@ class Gatherer:
         return self.reward_norm.transform(rewards)
 
 
+def episode_quota(episodes: int, n_envs: int) -> list[int]:
+    """Episodes each of n_envs envs runs so that exactly `episodes` run: episodes // n_envs each, one
+    more for the first episodes % n_envs envs (short episodes are not over-represented)."""
+    return [episodes // n_envs + (i < episodes % n_envs) for i in range(n_envs)]
+
+
 def run_episodes(pool: EnvPool, policy: Policy, state_norm: Transformer, episodes: int,
                  deterministic: bool = False, max_steps: int = 1_000_000) -> list[dict[str, Any]]:
     """Run exactly `episodes` whole episodes on a fresh reset of `pool` with frozen normalisers.
@@ -134,8 +140,7 @@ def run_episodes(pool: EnvPool, policy: Policy, state_norm: Transformer, episode
     so short episodes are not over-represented. Returns the episode records (return, length,
     success where reported), ordered by env.
     """
-    episodes = max(episodes, 1)
-    quota = [episodes // pool.n_envs + (i < episodes % pool.n_envs) for i in range(pool.n_envs)]
+    quota = episode_quota(max(episodes, 1), pool.n_envs)
     loop = ActLoop(pool, policy, state_norm.transform, deterministic)
     loop.start()
     per_env: list[list[dict[str, Any]]] = [[] for _ in range(pool.n_envs)]

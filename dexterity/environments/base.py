@@ -39,6 +39,24 @@ def asset_path(name: str) -> str:
     return os.path.join(list(spec.submodule_search_locations)[0], "envs", "assets", "hand", name)
 
 
+_SHARED_MODELS: dict[tuple[str, PhysicsProfile], mujoco.MjModel] = {}
+
+
+def load_model(name: str, profile: PhysicsProfile, shared: bool) -> mujoco.MjModel:
+    """The hand model `name` with `profile` applied; `shared=True` returns one model per (file,
+    profile) in this process. A hand model holds about 13 MB (mostly its textures) against about
+    0.6 MB for an MjData, and the manipulate tasks never write to it while stepping, so the envs of a
+    worker share it: 512 envs then need about 0.6 GB instead of 7.5 GB."""
+    key = (name, profile)
+    if shared and key in _SHARED_MODELS:
+        return _SHARED_MODELS[key]
+    model = mujoco.MjModel.from_xml_path(asset_path(name))
+    apply_profile(model, profile)
+    if shared:
+        _SHARED_MODELS[key] = model
+    return model
+
+
 def _float_box(size: int) -> gym.spaces.Box:
     return gym.spaces.Box(-np.inf, np.inf, (size,), np.float32)
 
@@ -90,6 +108,9 @@ class HandEnv(gym.Env, abc.ABC):
     touch_prefix = "robot0:ST_Tch_"   # touch sensors read into somatosensation
     initial_ctrl: dict[str, float] = {}  # actuator targets (joint name -> rad) of the start pose; others 0
     camera = {"lookat": (1.0, 0.95, 0.2), "distance": 0.5, "azimuth": 55.0, "elevation": -30.0}
+    # True: envs of a process with the same model file and physics share one MjModel (see
+    # load_model); a task that writes to its model per env (goal markers, randomised physics) sets False
+    shares_model = False
 
     def __init__(self, reward_config: str | dict | None = None, reward_function: str | RewardFunction | None = None,
                  relative_control: bool | str = False, physics: str | dict | PhysicsProfile | None = None,
@@ -98,8 +119,7 @@ class HandEnv(gym.Env, abc.ABC):
         if render_mode not in (None, *self.metadata["render_modes"]):
             raise EnvironmentError_(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
         self.physics = get_profile(physics)
-        self.model = mujoco.MjModel.from_xml_path(asset_path(self.model_file))
-        apply_profile(self.model, self.physics)
+        self.model = load_model(self.model_file, self.physics, self.shares_model)
         self.data = mujoco.MjData(self.model)
         self.reward_config = resolve_reward_config(reward_config, self.default_reward_config)
         self.reward_function = get_reward_function(reward_function or self.default_reward_function)

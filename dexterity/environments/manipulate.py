@@ -51,6 +51,7 @@ class ManipulateBlockEnv(HandEnv):
     target_offset = np.array([-0.12, 0.0, 0.05])  # where the (non-colliding) goal block is shown
 
     goal_seconds = 8.0  # time per goal when goal_timeout is not given
+    shares_model = True  # the model is only read while stepping (the goal block is a free joint)
 
     def __init__(self, max_goals: int = 50, goal_timeout: int | None = None, drop_height: float = 0.12,
                  goal_angle: float | None = None, curriculum: bool = False, curriculum_step: float = 0.2,

@@ -2,6 +2,7 @@
 
     python benchmarks/hand_physics.py [--seconds 3] [--tasks ReachAbsolute-v0 ...] [--with-vision]
     python benchmarks/hand_physics.py --profiles [--stability-steps 100000]   # physics profiles
+    python benchmarks/hand_physics.py --memory 64 [--tasks ...]                 # resident MB per env
 
 Tasks: each task (on its default physics profile) against the raw `mj_step` rate of its model.
 
@@ -16,6 +17,10 @@ steps/s and their ratio to `reference`, measured in alternating rounds in one ru
 figures against `reference` (`dexterity.environments.fidelity`: block rest drift over 10 s, steady-state
 joint tracking error, fingertip path gap over 1 s, a random-action stability run) and whether the
 profile passes every check.
+
+--memory N: each task's resident memory per env, from N envs created, reset and stepped in a fresh
+process (the growth of its resident set over one env already made, divided by N). The envs of a
+process share their model where the task allows it (`HandEnv.shares_model`).
 """
 from __future__ import annotations
 
@@ -140,6 +145,36 @@ def markdown_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _memory_child(env_id: str, n: int, queue) -> None:
+    """In a fresh process: resident MB per env of `n` envs of `env_id`, put on `queue`."""
+    import dexterity.environments  # noqa: F401  (registers the tasks in the child)
+
+    def resident_mb() -> float:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * 4096 / 2 ** 20
+    first = gym.make(env_id)
+    first.reset(seed=0)
+    before = resident_mb()
+    envs = [gym.make(env_id) for _ in range(n)]
+    for i, env in enumerate(envs):
+        env.reset(seed=i + 1)
+        for _ in range(5):
+            env.step(env.action_space.sample())
+    queue.put((resident_mb() - before) / n)
+
+
+def memory_per_env(env_id: str, n: int) -> float:
+    """Resident MB per env of `env_id` (Linux /proc), measured in a fresh process."""
+    import multiprocessing
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    child = context.Process(target=_memory_child, args=(env_id, n, queue))
+    child.start()
+    result = queue.get()
+    child.join()
+    return result
+
+
 def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=3.0, help="measuring time per task and per rate")
@@ -149,7 +184,19 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
     parser.add_argument("--profiles", action="store_true", help="compare the physics profiles (speed and fidelity)")
     parser.add_argument("--stability-steps", type=int, default=100_000, help="--profiles: random steps per profile")
+    parser.add_argument("--memory", type=int, default=0, metavar="N",
+                        help="instead: resident MB per env, from N envs of each task in a fresh process")
     args = parser.parse_args(argv)
+    if args.memory:
+        rows = []
+        print(f"{'task':30s} {'MB per env':>10s}")
+        for env_id in args.tasks:
+            rows.append({"task": env_id, "envs": args.memory, "mb_per_env": memory_per_env(env_id, args.memory)})
+            print(f"{env_id:30s} {rows[-1]['mb_per_env']:10.2f}", flush=True)
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(rows, f, indent=1)
+        return rows
     if args.profiles:
         rows = profile_table(2 * args.seconds, args.rounds, args.stability_steps)
         print(markdown_table(rows))

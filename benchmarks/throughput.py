@@ -3,8 +3,8 @@
     python benchmarks/throughput.py HalfCheetah-v5 --pcon mujoco --cycles 5
     python benchmarks/throughput.py HalfCheetah-v5 --pcon mujoco --compare-tf   # also the TF inference path
 
-Prints, for the same envs stepped with random actions, the raw steps/s in one process and in
-worker processes, and the layout training chose (with `sequential` none, the default: from a
+Prints, for the same envs stepped with random actions, the raw steps/s in one process (a fresh,
+TensorFlow-free one, as rendering envs need) and in worker processes, and the layout training chose (with `sequential` none, the default: from a
 measured env step cost, `dexterity.envlayout`) and why; then, for training, the time to the
 first cycle (agent built and one cycle done: tracing and compiling included), the gather and optimise time per cycle, the whole-cycle
 steps/s (first cycle excluded) and its ratio to both raw rates, and the gather phase's own steps/s
@@ -39,6 +39,29 @@ def raw_steps_per_s(env_id: str, n_envs: int, processes: int, sequential: bool |
         for t in range(steps_per_env):
             pool.step(actions[t % 16])
         return steps_per_env * pool.n_envs / (time.perf_counter() - start)
+
+
+def _raw_child(queue, *args) -> None:
+    try:
+        queue.put(raw_steps_per_s(*args))
+    except Exception as error:  # reported by the parent as one line
+        queue.put(f"{type(error).__name__}: {error}")
+
+
+def raw_in_fresh_process(env_id: str, n_envs: int, steps_per_env: int, env_kwargs: dict) -> float:
+    """`raw_steps_per_s` of the envs in one process, run in a fresh TensorFlow-free one: this
+    process has imported TensorFlow, and MuJoCo rendering must never share a process with it."""
+    import multiprocessing
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    child = context.Process(target=_raw_child, args=(queue, env_id, n_envs, 1, True, steps_per_env, env_kwargs))
+    child.start()
+    rate = queue.get()
+    child.join()
+    if isinstance(rate, str):
+        from dexterity.errors import DexterityError
+        raise DexterityError(f"stepping {env_id} in one process failed: {rate}")
+    return rate
 
 
 def train(env_id: str, config: dict, cycles: int, env_kwargs: dict) -> dict:
@@ -114,7 +137,7 @@ def main() -> int:
 def measure(env_id: str, config: dict, cycles: int, env_kwargs: dict, compare_tf: bool) -> dict:
     """Raw env rates in-process and in workers, then training (numpy inference; also TF if asked)."""
     n, steps = config["workers"], max(config["horizon"], 200)
-    results = {"raw_in_process": raw_steps_per_s(env_id, n, 1, True, steps, env_kwargs),
+    results = {"raw_in_process": raw_in_fresh_process(env_id, n, steps, env_kwargs),
                "raw_workers": raw_steps_per_s(env_id, n, config["processes"], False, steps, env_kwargs),
                "numpy": train(env_id, config, cycles, env_kwargs)}
     if compare_tf:

@@ -52,7 +52,6 @@ def test_derive_config_copies_and_changes():
     ("pendulum", {"workers": 4, "horizon": 512, "epochs": 10, "batch_size": 64, "lr_pi": 1e-3, "discount": 0.9}),
     ("hand", {"architecture": "shadow"}),        # the hand presets are tuned elsewhere: only what train.py
     ("manipulate", {"architecture": "shadow"}),  # relies on (the shadow network) is pinned here
-    ("manipulate_visual", {"architecture": "shadow", "workers": 128, "horizon": 64}),  # memory: a renderer per env
 ])
 def test_presets_have_their_documented_values(name, expected):
     assert name in list_presets()
@@ -101,12 +100,9 @@ def test_register_preset_validates_and_becomes_selectable():
         PRESETS.pop("tiny-test", None)
 
 
-def test_the_visual_block_task_gets_the_preset_with_fewer_envs():
+def test_every_block_task_gets_the_manipulate_preset():
+    # the Visual task's envs share one renderer per process, so it needs no preset with fewer envs
     from dexterity.cli.train import auto_preset
-    from dexterity.configs.hp_config import preset_env_kwargs
-    assert auto_preset("ManipulateBlock-v0", {}, []) == "manipulate"
-    assert auto_preset("ManipulateBlockVisual-v0", {}, []) == "manipulate_visual"
-    visual, vector = get_preset("manipulate_visual"), get_preset("manipulate")
-    assert visual["workers"] * visual["horizon"] == vector["workers"] * vector["horizon"]
-    assert visual["workers"] < vector["workers"]
-    assert preset_env_kwargs("manipulate_visual") == preset_env_kwargs("manipulate")
+    for env_id in ("ManipulateBlock-v0", "ManipulateBlockDiscrete-v0", "ManipulateBlockVisual-v0"):
+        assert auto_preset(env_id, {}, []) == "manipulate"
+    assert auto_preset("ReachAbsolute-v0", {}, []) == "hand"

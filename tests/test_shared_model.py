@@ -53,3 +53,22 @@ def test_interleaved_envs_on_a_shared_model_match_a_lone_env():
         together.append(obs_a["vision"].copy())
     np.testing.assert_array_equal(np.array(together), alone)
     assert not np.allclose(b.data.qpos, a.data.qpos)
+
+
+def test_visual_envs_share_one_renderer_and_see_their_own_block():
+    from dexterity.environments import base
+    lone = gym.make("ManipulateBlockVisual-v0").unwrapped
+    lone_image = lone.reset(seed=5)[0]["vision"].copy()
+    lone.close()
+    assert not base._SHARED_RENDERERS  # closed with its last user
+
+    a, b = gym.make("ManipulateBlockVisual-v0").unwrapped, gym.make("ManipulateBlockVisual-v0").unwrapped
+    image_b = b.reset(seed=6)[0]["vision"].copy()
+    image_a = a.reset(seed=5)[0]["vision"].copy()
+    assert a._vision_renderer is b._vision_renderer
+    np.testing.assert_array_equal(image_a, lone_image)  # rendered after b, from a's own state
+    assert not np.array_equal(image_a, image_b)
+    a.close()
+    assert b.camera_image().shape == (64, 64, 3)  # b keeps the renderer a released
+    b.close()
+    assert not base._SHARED_RENDERERS

@@ -41,18 +41,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def auto_preset(env_id: str, env_kwargs: dict[str, Any], plugins: list[str]) -> str:
-    """A preset suited to the env: hand, manipulate or manipulate_visual for our tasks, mujoco, pendulum,
-    discrete, continuous."""
+    """A preset suited to the env: hand or manipulate for our tasks, mujoco, pendulum, discrete, continuous."""
     import gymnasium as gym
-    from dexterity.envlayout import has_image
     from dexterity.envpool import make_env
     env = make_env(env_id, env_kwargs, plugins)
     try:
         entry = str(getattr(env.spec, "entry_point", ""))
         if "dexterity.environments" in entry:
-            if "Manipulate" in env_id:
-                return "manipulate_visual" if has_image(env.observation_space) else "manipulate"
-            return "hand"
+            return "manipulate" if "Manipulate" in env_id else "hand"
         if "gymnasium.envs.mujoco" in entry:
             return "mujoco"
         if env_id.startswith("Pendulum"):

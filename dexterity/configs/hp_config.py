@@ -135,9 +135,6 @@ PRESETS: dict[str, dict[str, Any]] = {
                    "epochs": 8, "batch_size": 2048, "tbptt": 16, "lr_pi": 3e-4, "discount": 0.99, "lam": 0.95,
                    "c_entropy": 0.005, "grad_norm": 0.5},
 }
-# ManipulateBlockVisual: each env holds a renderer (~120 MB measured at 64x64), so 512 envs would
-# not fit a workstation's memory; the manipulate preset at its earlier 128 envs x 64 steps
-PRESETS["manipulate_visual"] = {**PRESETS["manipulate"], "workers": 128, "horizon": 64}
 
 # Env kwargs a preset trains with unless `--env-kwargs` sets them: training aids (a goal curriculum,
 # the relative goal sense) and the agent's interface (80 ms control of joint targets relative to the
@@ -147,7 +144,6 @@ PRESET_ENV_KWARGS: dict[str, dict[str, Any]] = {
     "manipulate": {"goal_angle": 0.8, "curriculum": True, "relative_goal": True, "control_period": 0.08,
                    "relative_control": True},
 }
-PRESET_ENV_KWARGS["manipulate_visual"] = dict(PRESET_ENV_KWARGS["manipulate"])
 
 _LR_SCHEDULES = (None, "exponential", "linear")
 

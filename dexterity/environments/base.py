@@ -42,6 +42,9 @@ def asset_path(name: str) -> str:
 _SHARED_MODELS: dict[tuple[str, PhysicsProfile], mujoco.MjModel] = {}
 
 
+_SHARED_RENDERERS: dict[tuple[int, int, int], list] = {}  # (id(model), height, width) -> [renderer, users]
+
+
 def load_model(name: str, profile: PhysicsProfile, shared: bool) -> mujoco.MjModel:
     """The hand model `name` with `profile` applied; `shared=True` returns one model per (file,
     profile) in this process. A hand model holds about 13 MB (mostly its textures) against about
@@ -282,6 +285,30 @@ class HandEnv(gym.Env, abc.ABC):
         renderer.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = False
         renderer.scene.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = False
         return renderer
+
+    def _shared_renderer(self, height: int, width: int) -> mujoco.Renderer:
+        """An unantialiased renderer that every env of this process on the same (shared) model and
+        image size uses in turn (a renderer holds about 100 MB: a GL context with the model's
+        textures); released by `_release_shared_renderer`, closed with its last user."""
+        if not self.shares_model:
+            return self._make_renderer(height, width, antialias=False)
+        key = (id(self.model), height, width)
+        entry = _SHARED_RENDERERS.get(key)
+        if entry is None:
+            entry = _SHARED_RENDERERS[key] = [self._make_renderer(height, width, antialias=False), 0]
+        entry[1] += 1
+        return entry[0]
+
+    def _release_shared_renderer(self, renderer: mujoco.Renderer) -> None:
+        """Give back a renderer from `_shared_renderer`."""
+        for key, entry in list(_SHARED_RENDERERS.items()):
+            if entry[0] is renderer:
+                entry[1] -= 1
+                if entry[1] == 0:
+                    del _SHARED_RENDERERS[key]
+                    renderer.close()
+                return
+        renderer.close()
 
     def render(self) -> np.ndarray | None:
         """rgb_array: an [H, W, 3] uint8 frame; human: syncs the passive viewer (needs a display)."""

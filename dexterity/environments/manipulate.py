@@ -276,7 +276,8 @@ class ManipulateBlockVisualEnv(ManipulateBlockEnv):
     """ManipulateBlock with a camera image instead of the block state: vision uint8 [S, S, 3].
 
     The image is rendered in the env process each step (shadows, reflections and multisampling
-    off, goal block hidden; ~2.5 ms at 64x64); the block state stays in `asymmetric` for the value function.
+    off, goal block hidden; ~2.5 ms at 64x64) by one renderer the process's Visual envs share;
+    the block state stays in `asymmetric` for the value function.
     """
 
     vision_camera = {"lookat": (1.0, 0.89, 0.17), "distance": 0.25, "azimuth": 90.0, "elevation": -70.0}
@@ -304,7 +305,7 @@ class ManipulateBlockVisualEnv(ManipulateBlockEnv):
 
     def _vision(self) -> np.ndarray:
         if self._vision_renderer is None:
-            self._vision_renderer = self._make_renderer(self.vision_size, self.vision_size, antialias=False)
+            self._vision_renderer = self._shared_renderer(self.vision_size, self.vision_size)
         self._vision_renderer.update_scene(self.data, camera=self._vision_cam, scene_option=self._vision_option)
         return self._vision_renderer.render()
 
@@ -315,6 +316,6 @@ class ManipulateBlockVisualEnv(ManipulateBlockEnv):
 
     def close(self) -> None:
         if self._vision_renderer is not None:
-            self._vision_renderer.close()
+            self._release_shared_renderer(self._vision_renderer)
             self._vision_renderer = None
         super().close()

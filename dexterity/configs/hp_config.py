@@ -131,8 +131,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     "hand": {"architecture": "shadow", "model": "gru", "distribution": "beta", "workers": 128, "horizon": 64,
              "epochs": 8, "batch_size": 2048, "tbptt": 16, "lr_pi": 1e-3, "lr_schedule": "linear", "iterations": 450,
              "discount": 0.9, "lam": 0.95, "c_entropy": 0.0, "grad_norm": 0.5},
-    "manipulate": {"architecture": "shadow", "model": "gru", "distribution": "beta", "workers": 512, "horizon": 16,
-                   "epochs": 8, "batch_size": 2048, "tbptt": 16, "lr_pi": 3e-4, "discount": 0.99, "lam": 0.95,
+    "manipulate": {"architecture": "shadow", "model": "gru", "distribution": "beta", "workers": 1024, "horizon": 8,
+                   "epochs": 8, "batch_size": 2048, "tbptt": 8, "lr_pi": 3e-4, "discount": 0.99, "lam": 0.95,
                    "c_entropy": 0.005, "grad_norm": 0.5},
 }
 

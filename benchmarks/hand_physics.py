@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from typing import Callable
@@ -145,34 +146,31 @@ def markdown_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def _memory_child(env_id: str, n: int, queue) -> None:
-    """In a fresh process: resident MB per env of `n` envs of `env_id`, put on `queue`."""
-    import dexterity.environments  # noqa: F401  (registers the tasks in the child)
+def _resident_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
 
-    def resident_mb() -> float:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * 4096 / 2 ** 20
+
+def _memory_child(env_id: str, n: int) -> float:
+    """Resident MB per env of `n` envs of `env_id` beyond one env already made (run in a fresh process)."""
     first = gym.make(env_id)
     first.reset(seed=0)
-    before = resident_mb()
+    before = _resident_mb()
     envs = [gym.make(env_id) for _ in range(n)]
     for i, env in enumerate(envs):
         env.reset(seed=i + 1)
         for _ in range(5):
             env.step(env.action_space.sample())
-    queue.put((resident_mb() - before) / n)
+    return (_resident_mb() - before) / n
 
 
 def memory_per_env(env_id: str, n: int) -> float:
-    """Resident MB per env of `env_id` (Linux /proc), measured in a fresh process."""
+    """Resident MB per env of `env_id` (Linux /proc), measured in a fresh process; a crash of that
+    process raises (BrokenProcessPool) instead of hanging."""
     import multiprocessing
-    context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
-    child = context.Process(target=_memory_child, args=(env_id, n, queue))
-    child.start()
-    result = queue.get()
-    child.join()
-    return result
+    from concurrent.futures import ProcessPoolExecutor
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(_memory_child, env_id, n).result()
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
@@ -187,6 +185,11 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--memory", type=int, default=0, metavar="N",
                         help="instead: resident MB per env, from N envs of each task in a fresh process")
     args = parser.parse_args(argv)
+    unknown = [t for t in args.tasks if t not in TASKS]
+    if unknown:
+        parser.error(f"unknown task(s) {', '.join(unknown)}; the hand tasks: {', '.join(TASKS)}")
+    if args.memory and args.profiles:
+        parser.error("--memory and --profiles are separate runs: give one of them")
     if args.memory:
         rows = []
         print(f"{'task':30s} {'MB per env':>10s}")

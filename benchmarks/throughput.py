@@ -3,12 +3,13 @@
     python benchmarks/throughput.py HalfCheetah-v5 --pcon mujoco --cycles 5
     python benchmarks/throughput.py HalfCheetah-v5 --pcon mujoco --compare-tf   # also the TF inference path
 
-Prints, for the same envs stepped with random actions, the raw steps/s in one process (a fresh,
-TensorFlow-free one, as rendering envs need) and in worker processes, and the layout training chose (with `sequential` none, the default: from a
-measured env step cost, `dexterity.envlayout`) and why; then, for training, the time to the
-first cycle (agent built and one cycle done: tracing and compiling included), the gather and optimise time per cycle, the whole-cycle
-steps/s (first cycle excluded) and its ratio to both raw rates, and the gather phase's own steps/s
-against the raw rate of the layout training chose. The training figure counts every
+Prints, for the same envs stepped with random actions, the raw steps/s in one process (a
+fresh, TensorFlow-free one, as rendering envs need) and in worker processes, and the layout
+training chose (with `sequential` none, the default: from a measured env step cost,
+`dexterity.envlayout`) and why; then, for training, the time to the first cycle (agent built and
+one cycle done: tracing and compiling included), the gather and optimise time per cycle, the
+whole-cycle steps/s (first cycle excluded) and its ratio to both raw rates, and the gather
+phase's own steps/s against the raw rate of the layout training chose. The training figure counts every
 env step of a cycle (all ranks when under mpirun).
 """
 from __future__ import annotations
@@ -41,27 +42,18 @@ def raw_steps_per_s(env_id: str, n_envs: int, processes: int, sequential: bool |
         return steps_per_env * pool.n_envs / (time.perf_counter() - start)
 
 
-def _raw_child(queue, *args) -> None:
-    try:
-        queue.put(raw_steps_per_s(*args))
-    except Exception as error:  # reported by the parent as one line
-        queue.put(f"{type(error).__name__}: {error}")
-
-
 def raw_in_fresh_process(env_id: str, n_envs: int, steps_per_env: int, env_kwargs: dict) -> float:
     """`raw_steps_per_s` of the envs in one process, run in a fresh TensorFlow-free one: this
-    process has imported TensorFlow, and MuJoCo rendering must never share a process with it."""
+    process has imported TensorFlow, and MuJoCo rendering must never share a process with it. The
+    child's errors come back as DexterityError, a crash of the child too (never a hang)."""
     import multiprocessing
-    context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
-    child = context.Process(target=_raw_child, args=(queue, env_id, n_envs, 1, True, steps_per_env, env_kwargs))
-    child.start()
-    rate = queue.get()
-    child.join()
-    if isinstance(rate, str):
-        from dexterity.errors import DexterityError
-        raise DexterityError(f"stepping {env_id} in one process failed: {rate}")
-    return rate
+    from concurrent.futures import ProcessPoolExecutor
+    from dexterity.errors import DexterityError
+    try:
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            return pool.submit(raw_steps_per_s, env_id, n_envs, 1, True, steps_per_env, env_kwargs).result()
+    except Exception as error:  # the child's own exception, or BrokenProcessPool when it died
+        raise DexterityError(f"stepping {env_id} in one process failed: {type(error).__name__}: {error}") from None
 
 
 def train(env_id: str, config: dict, cycles: int, env_kwargs: dict) -> dict:

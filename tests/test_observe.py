@@ -133,6 +133,20 @@ def test_play_records_episodes_frames_and_window_pacing():
     assert records == [{"return": 2.0, "length": 2, "cut": True}] and pool.renders == 0 and pool.resets == 2
 
 
+def test_a_cut_block_episode_reports_its_goals_so_far():
+    from dexterity.cli.observe import play
+
+    class BlockPool(_FakePool):
+        def call(self, method):
+            assert method == "state_info"
+            return [{"consecutive_goals": np.array(4)}]
+
+    records = play(BlockPool(), _FakeBrain(), 1, True, 2, [], fps=1000, env_id="ManipulateBlock-v0")
+    assert records == [{"return": 2.0, "length": 2, "cut": True, "consecutive_goals": 4}]
+    records = play(BlockPool(), _FakeBrain(), 1, True, 2, [], fps=1000, env_id="CartPole-v1")
+    assert "consecutive_goals" not in records[0]
+
+
 @pytest.mark.skipif(shutil.which("xvfb-run") is None, reason="needs xvfb-run (installed by run.sh test)")
 def test_window_mode_with_a_display(agent, tmp_path):
     """With a display (a virtual X server here) the agent acts in MuJoCo's viewer window, no video."""

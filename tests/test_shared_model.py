@@ -1,9 +1,11 @@
 """Envs of a process share one hand model (load_model): sharing must not couple their trajectories."""
 import gymnasium as gym
 import numpy as np
+import pytest
 
 import dexterity.environments  # noqa: F401  (registers the tasks)
-from dexterity.environments.base import load_model
+from dexterity.environments.base import HandEnv, load_model
+from dexterity.environments.manipulate import ManipulateBlockEnv
 from dexterity.environments.physics import get_profile
 
 
@@ -36,11 +38,26 @@ def test_load_model_unshared_returns_a_fresh_model():
     assert load_model(name, profile, shared=True) is load_model(name, profile, shared=True)
 
 
-def test_interleaved_envs_on_a_shared_model_match_a_lone_env():
+def test_sharing_is_opted_into_per_class_not_inherited():
+    class Randomised(ManipulateBlockEnv):  # a user's task that might write to its model per env
+        pass
+
+    class Declared(ManipulateBlockEnv):
+        shares_model = True
+
+    assert ManipulateBlockEnv.shares_model and Declared.shares_model
+    assert not Randomised.shares_model and not HandEnv.shares_model
+
+
+def test_interleaved_envs_on_a_shared_model_match_a_lone_env_on_its_own_model(monkeypatch):
     rng = np.random.default_rng(0)
     actions = rng.uniform(-1, 1, (30, 20)).astype(np.float32)
     other = rng.uniform(-1, 1, (30, 20)).astype(np.float32)
-    alone = _run(gym.make("ManipulateBlock-v0").unwrapped, actions, seed=3)
+    with monkeypatch.context() as patch:
+        patch.setattr(ManipulateBlockEnv, "shares_model", False)
+        lone = gym.make("ManipulateBlock-v0").unwrapped
+    assert lone.model is not gym.make("ManipulateBlock-v0").unwrapped.model
+    alone = _run(lone, actions, seed=3)
 
     a, b = gym.make("ManipulateBlock-v0").unwrapped, gym.make("ManipulateBlock-v0").unwrapped
     assert a.model is b.model
@@ -55,6 +72,7 @@ def test_interleaved_envs_on_a_shared_model_match_a_lone_env():
     assert not np.allclose(b.data.qpos, a.data.qpos)
 
 
+@pytest.mark.isolated  # renders: must not share the test session's process, which has TensorFlow loaded
 def test_visual_envs_share_one_renderer_and_see_their_own_block():
     from dexterity.environments import base
     lone = gym.make("ManipulateBlockVisual-v0").unwrapped
@@ -71,4 +89,11 @@ def test_visual_envs_share_one_renderer_and_see_their_own_block():
     a.close()
     assert b.camera_image().shape == (64, 64, 3)  # b keeps the renderer a released
     b.close()
+    assert not base._SHARED_RENDERERS
+    c = gym.make("ManipulateBlockVisual-v0").unwrapped
+    c.reset(seed=1)
+    assert base._SHARED_RENDERERS
+    del c  # dropped without close(): the renderer is still released
+    import gc
+    gc.collect()
     assert not base._SHARED_RENDERERS

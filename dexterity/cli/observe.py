@@ -73,10 +73,11 @@ def check_compatible(pool: Any, brain: Any, env_id: str) -> None:
 
 
 def play(pool: Any, brain: Any, episodes: int, deterministic: bool, max_steps: int, frames: list | None,
-         fps: float) -> list[dict[str, Any]]:
+         fps: float, env_id: str | None = None) -> list[dict[str, Any]]:
     """Run episodes in a 1-env pool; append rgb frames [H, W, 3] to `frames` (None: a window, paced to fps).
 
-    Returns one record per episode: return, length and, where the env reports them, success and goals.
+    Returns one record per episode: return, length and, where the env reports them, success and goals
+    (an episode cut at `max_steps` of a block task `env_id`: the goals reached so far).
     """
     records: list[dict[str, Any]] = []
     loop = ActLoop(pool, brain.policy, brain.state_norm.transform, deterministic)
@@ -92,13 +93,22 @@ def play(pool: Any, brain: Any, episodes: int, deterministic: bool, max_steps: i
             if step.done[0]:
                 record = step.result["episodes"][0]
             elif length >= max_steps:
-                record = {"return": total, "length": length, "cut": True}
+                record = {"return": total, "length": length, "cut": True, **_goals_so_far(pool, env_id)}
             if frames is None:
                 time.sleep(max(0.0, 1.0 / fps - (time.perf_counter() - tick)))
         records.append(record)
         if record.get("cut"):
             loop.start()
     return records
+
+
+def _goals_so_far(pool: Any, env_id: str | None) -> dict[str, int]:
+    """The goals a cut episode has reached so far, for the block tasks (their state_info counts them)."""
+    from dexterity.environments import TASKS
+    if env_id not in TASKS:
+        return {}
+    state = pool.call("state_info")[0]
+    return {"consecutive_goals": int(state["consecutive_goals"])} if "consecutive_goals" in state else {}
 
 
 def default_output(info: dict[str, Any], which: str) -> Path:
@@ -123,7 +133,8 @@ def observe(args: argparse.Namespace) -> tuple[list[dict[str, Any]], Path | None
         check_compatible(pool, brain, env_id)
         if not args.env and info.get("env_states"):
             pool.set_training_states(info["env_states"][:1])  # e.g. the goal curriculum where training left it
-        records = play(pool, brain, args.episodes, not args.stochastic, args.max_steps, frames, args.fps)
+        records = play(pool, brain, args.episodes, not args.stochastic, args.max_steps, frames, args.fps,
+                       env_id=env_id)
     path = None
     if frames is not None:
         if not frames or frames[0].ndim != 3:

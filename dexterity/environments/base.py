@@ -13,8 +13,10 @@ rendering needs it to stay so.
 from __future__ import annotations
 
 import abc
+import dataclasses
 import importlib.util
 import os
+import weakref
 from typing import Any
 
 import gymnasium as gym
@@ -42,14 +44,13 @@ def asset_path(name: str) -> str:
 _SHARED_MODELS: dict[tuple[str, PhysicsProfile], mujoco.MjModel] = {}
 
 
-_SHARED_RENDERERS: dict[tuple[int, int, int], list] = {}  # (id(model), height, width) -> [renderer, users]
-
-
 def load_model(name: str, profile: PhysicsProfile, shared: bool) -> mujoco.MjModel:
     """The hand model `name` with `profile` applied; `shared=True` returns one model per (file,
     profile) in this process. A hand model holds about 13 MB (mostly its textures) against about
-    0.6 MB for an MjData, and the manipulate tasks never write to it while stepping, so the envs of a
-    worker share it: 512 envs then need about 0.6 GB instead of 7.5 GB."""
+    0.6 MB for an MjData, so the envs of a worker share it where the task allows (the manipulate
+    preset's 1024 envs: about 0.8 GB instead of 15 GB). Sharers only read it, apart from writes
+    undone within one call (step_physics' sensor flag, a renderer's sample count), which is safe as
+    long as a process steps its envs from one thread, as dexterity does."""
     key = (name, profile)
     if shared and key in _SHARED_MODELS:
         return _SHARED_MODELS[key]
@@ -58,6 +59,25 @@ def load_model(name: str, profile: PhysicsProfile, shared: bool) -> mujoco.MjMod
     if shared:
         _SHARED_MODELS[key] = model
     return model
+
+
+@dataclasses.dataclass
+class _SharedRenderer:
+    renderer: mujoco.Renderer
+    users: int = 0
+
+
+# vision renderers shared by the envs of this process: (id(model), height, width) -> renderer and users
+_SHARED_RENDERERS: dict[tuple[int, int, int], _SharedRenderer] = {}
+
+
+def _release_renderer(key: tuple[int, int, int]) -> None:
+    """One user fewer of a shared renderer; the last one closes it."""
+    shared = _SHARED_RENDERERS[key]
+    shared.users -= 1
+    if shared.users == 0:
+        del _SHARED_RENDERERS[key]
+        shared.renderer.close()
 
 
 def _float_box(size: int) -> gym.spaces.Box:
@@ -112,8 +132,13 @@ class HandEnv(gym.Env, abc.ABC):
     initial_ctrl: dict[str, float] = {}  # actuator targets (joint name -> rad) of the start pose; others 0
     camera = {"lookat": (1.0, 0.95, 0.2), "distance": 0.5, "azimuth": 55.0, "elevation": -30.0}
     # True: envs of a process with the same model file and physics share one MjModel (see
-    # load_model); a task that writes to its model per env (goal markers, randomised physics) sets False
+    # load_model). Each class opts in itself (a subclass does not inherit it, see __init_subclass__):
+    # a task that writes to its model per env (goal markers, randomised physics) must not share it
     shares_model = False
+
+    def __init_subclass__(cls, **kwargs: Any):
+        super().__init_subclass__(**kwargs)
+        cls.shares_model = bool(cls.__dict__.get("shares_model", False))
 
     def __init__(self, reward_config: str | dict | None = None, reward_function: str | RewardFunction | None = None,
                  relative_control: bool | str = False, physics: str | dict | PhysicsProfile | None = None,
@@ -279,9 +304,11 @@ class HandEnv(gym.Env, abc.ABC):
         samples = self.model.vis.quality.offsamples
         if not antialias:
             self.model.vis.quality.offsamples = 0
-        _ensure_headless_gl()
-        renderer = mujoco.Renderer(self.model, height, width)
-        self.model.vis.quality.offsamples = samples
+        try:
+            _ensure_headless_gl()
+            renderer = mujoco.Renderer(self.model, height, width)
+        finally:
+            self.model.vis.quality.offsamples = samples
         renderer.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = False
         renderer.scene.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = False
         return renderer
@@ -289,26 +316,18 @@ class HandEnv(gym.Env, abc.ABC):
     def _shared_renderer(self, height: int, width: int) -> mujoco.Renderer:
         """An unantialiased renderer that every env of this process on the same (shared) model and
         image size uses in turn (a renderer holds about 100 MB: a GL context with the model's
-        textures); released by `_release_shared_renderer`, closed with its last user."""
+        textures). Released by calling `self._renderer_release` (close() does) or when this env is
+        garbage-collected; closed with its last user."""
         if not self.shares_model:
-            return self._make_renderer(height, width, antialias=False)
+            renderer = self._make_renderer(height, width, antialias=False)
+            self._renderer_release = weakref.finalize(self, renderer.close)
+            return renderer
         key = (id(self.model), height, width)
-        entry = _SHARED_RENDERERS.get(key)
-        if entry is None:
-            entry = _SHARED_RENDERERS[key] = [self._make_renderer(height, width, antialias=False), 0]
-        entry[1] += 1
-        return entry[0]
-
-    def _release_shared_renderer(self, renderer: mujoco.Renderer) -> None:
-        """Give back a renderer from `_shared_renderer`."""
-        for key, entry in list(_SHARED_RENDERERS.items()):
-            if entry[0] is renderer:
-                entry[1] -= 1
-                if entry[1] == 0:
-                    del _SHARED_RENDERERS[key]
-                    renderer.close()
-                return
-        renderer.close()
+        if key not in _SHARED_RENDERERS:
+            _SHARED_RENDERERS[key] = _SharedRenderer(self._make_renderer(height, width, antialias=False))
+        _SHARED_RENDERERS[key].users += 1
+        self._renderer_release = weakref.finalize(self, _release_renderer, key)
+        return _SHARED_RENDERERS[key].renderer
 
     def render(self) -> np.ndarray | None:
         """rgb_array: an [H, W, 3] uint8 frame; human: syncs the passive viewer (needs a display)."""

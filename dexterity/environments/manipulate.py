@@ -51,7 +51,7 @@ class ManipulateBlockEnv(HandEnv):
     target_offset = np.array([-0.12, 0.0, 0.05])  # where the (non-colliding) goal block is shown
 
     goal_seconds = 8.0  # time per goal when goal_timeout is not given
-    shares_model = True  # the model is only read while stepping (the goal block is a free joint)
+    shares_model = True  # only read while stepping (the goal block is a free joint moved via qpos)
 
     def __init__(self, max_goals: int = 50, goal_timeout: int | None = None, drop_height: float = 0.12,
                  goal_angle: float | None = None, curriculum: bool = False, curriculum_step: float = 0.2,
@@ -261,6 +261,8 @@ def _goal_bounds(goal_angle: Any, curriculum: Any, step: Any, window: Any, thres
 class ManipulateBlockDiscreteEnv(ManipulateBlockEnv):
     """ManipulateBlock with MultiDiscrete actions: `bins` evenly spaced levels per actuator over its range."""
 
+    shares_model = True
+
     def __init__(self, bins: int = 11, **kwargs: Any):
         self.bins = int(bins)
         super().__init__(**kwargs)
@@ -281,6 +283,7 @@ class ManipulateBlockVisualEnv(ManipulateBlockEnv):
     """
 
     vision_camera = {"lookat": (1.0, 0.89, 0.17), "distance": 0.25, "azimuth": 90.0, "elevation": -70.0}
+    shares_model = True
 
     def __init__(self, vision_size: int = 64, **kwargs: Any):
         if kwargs.get("object_velocity"):
@@ -316,6 +319,6 @@ class ManipulateBlockVisualEnv(ManipulateBlockEnv):
 
     def close(self) -> None:
         if self._vision_renderer is not None:
-            self._release_shared_renderer(self._vision_renderer)
+            self._renderer_release()
             self._vision_renderer = None
         super().close()

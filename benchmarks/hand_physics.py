@@ -39,6 +39,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository's dexterity, run from anywhere
 import dexterity  # noqa: F401,E402  (registers the tasks)
 from dexterity.environments import TASKS  # noqa: E402
+from _child import run_in_fresh_process  # noqa: E402  (benchmarks/ is on sys.path: run as a script or from the tests)
 
 
 def _timed(step, seconds: float) -> float:
@@ -167,10 +168,7 @@ def _memory_child(env_id: str, n: int) -> float:
 def memory_per_env(env_id: str, n: int) -> float:
     """Resident MB per env of `env_id` (Linux /proc), measured in a fresh process; a crash of that
     process raises (BrokenProcessPool) instead of hanging."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return pool.submit(_memory_child, env_id, n).result()
+    return run_in_fresh_process(_memory_child, env_id, n)
 
 
 def main(argv: list[str] | None = None) -> list[dict]:

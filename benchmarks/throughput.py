@@ -17,13 +17,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from _child import run_in_fresh_process  # noqa: E402  (benchmarks/ is on sys.path: run as a script)
+from dexterity.results import cpu_model  # noqa: E402
 START = time.perf_counter()
 
 
@@ -46,12 +47,9 @@ def raw_in_fresh_process(env_id: str, n_envs: int, steps_per_env: int, env_kwarg
     """`raw_steps_per_s` of the envs in one process, run in a fresh TensorFlow-free one: this
     process has imported TensorFlow, and MuJoCo rendering must never share a process with it. The
     child's errors come back as DexterityError, a crash of the child too (never a hang)."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
     from dexterity.errors import DexterityError
     try:
-        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-            return pool.submit(raw_steps_per_s, env_id, n_envs, 1, True, steps_per_env, env_kwargs).result()
+        return run_in_fresh_process(raw_steps_per_s, env_id, n_envs, 1, True, steps_per_env, env_kwargs)
     except Exception as error:  # the child's own exception, or BrokenProcessPool when it died
         raise DexterityError(f"stepping {env_id} in one process failed: {type(error).__name__}: {error}") from None
 
@@ -150,7 +148,7 @@ def report(args: argparse.Namespace, config: dict, env_kwargs: dict, results: di
           f"numpy inference {'on' if main_result['numpy_inference'] else 'off'}, "
           f"XLA epochs {'on' if main_result['xla_epochs'] else 'off'})"
           + (f"; env kwargs {json.dumps(env_kwargs)}" if env_kwargs else ""))
-    print(f"  machine: {os.cpu_count()} cpus, {_cpu_model()}, load average at the end {os.getloadavg()[0]:.1f}")
+    print(f"  machine: {os.cpu_count()} cpus, {cpu_model() or 'unknown cpu'}, load average at the end {os.getloadavg()[0]:.1f}")
     print(f"  raw env steps/s in-process:       {raw_in_process:10.0f}")
     print(f"  raw env steps/s in {workers} workers:     {raw_workers:10.0f}   (workers / in-process "
           f"{raw_workers / raw_in_process:.2f})")
@@ -164,17 +162,6 @@ def report(args: argparse.Namespace, config: dict, env_kwargs: dict, results: di
         print(f"  numpy / TensorFlow inference, whole cycle: "
               f"{main_result['steps_per_s'] / results['tf']['steps_per_s']:.2f}, gather time: "
               f"{results['tf']['time/gather_s'] / main_result['time/gather_s']:.2f}")
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown cpu"
 
 
 if __name__ == "__main__":

@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -100,13 +99,8 @@ def format_table(rows: list[dict]) -> str:
 
 def machine() -> dict:
     """nproc, CPU model and the 1-minute load average now."""
-    model = platform.processor() or "unknown cpu"
-    try:
-        with open("/proc/cpuinfo") as f:
-            model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), model)
-    except OSError:
-        pass
-    return {"nproc": os.cpu_count(), "cpu": model, "load": os.getloadavg()[0]}
+    from dexterity.results import cpu_model  # here, not at the top: the timed child imports this file
+    return {"nproc": os.cpu_count(), "cpu": cpu_model() or "unknown cpu", "load": os.getloadavg()[0]}
 
 
 def ours(env_id: str, envs: int, steps: int, cycles: int, seed: int) -> dict:

@@ -9,6 +9,7 @@ from flask import (Blueprint, Response, abort, current_app, jsonify, redirect, r
                    request, send_file, url_for)
 
 from .bench import benchmarks, results
+from .evaluations import evaluation_rows
 from .series import (PANELS, X_LABELS, aggregate, columns, flat_config, group_key,
                      group_labels, panel_keys, run_curve)
 from .progress import Log
@@ -152,20 +153,21 @@ def experiment(agent_id: str) -> str:
         reward = meta.get("reward_config")
         reward = reward if isinstance(reward, dict) else None
         evaluations, eval_error = st.evaluations(exp_dir)
+        eval_rows, eval_columns = evaluation_rows(evaluations)
         errors += [e for e in (plog.error, eval_error) if e]
         if plog.bad_lines:
             errors.append(f"{plog.bad_lines} corrupt progress line(s) skipped")
         context = dict(
             meta=meta, row=row, config=flat_config(meta.get("config")), reward=reward,
             reward_values=flat_config(reward.get("values")) if reward else [],
-            evaluations=[e for e in evaluations if isinstance(e, dict)], gifs=st.gifs(exp_dir),
+            evaluations=eval_rows, eval_columns=eval_columns, gifs=st.gifs(exp_dir),
             analysis=_analysis_figures(exp_dir),
             data=_plot_data(agent_id, meta, plog, bool(row.get("running"))))
     except Exception as exc:  # noqa: BLE001
         log.exception("experiment %s", agent_id)
         errors.append(f"could not be read: {type(exc).__name__}")
         context = dict(meta=meta, row={"id": agent_id}, config=[], reward=None,
-                       reward_values=[], evaluations=[], gifs=[], analysis=[],
+                       reward_values=[], evaluations=[], eval_columns={}, gifs=[], analysis=[],
                        data=_plot_data(agent_id, {}, Log(), False))
     return render_template("experiment.html", agent_id=agent_id, errors=errors, **context)
 

@@ -118,11 +118,19 @@ def make_experiment(root: Path | str, agent_id: str | None = None, *, index: int
     if evaluations:
         with open(exp / "evaluations.jsonl", "w", encoding="utf-8") as f:
             for k in range(evaluations):
-                f.write(json.dumps({"iteration": k * 10, "save": "best" if k else "last",
-                                    "episodes": 10, "return_mean": 100.0 + k,
-                                    "return_std": 3.5, "length_mean": 200.0,
-                                    "deterministic": True, "time": 1.5}) + "\n")
+                f.write(json.dumps(_evaluation(k, env_id)) + "\n")
     return agent_id
+
+
+def _evaluation(k: int, env_id: str) -> dict[str, Any]:
+    """The k-th evaluations.jsonl record as `evaluate.py` writes it; odd ones on a changed task."""
+    record = {"iteration": k * 10, "save": "best" if k else "last", "env_id": env_id, "episodes": 10,
+              "return_mean": 100.0 + k, "return_std": 3.5, "length_mean": 200.0, "length_std": 1.0,
+              "deterministic": k % 2 == 0, "time": f"2026-11-24T12:{k:02d}:00Z", "seed": 12345}
+    if k % 2:
+        record.update(env_kwargs={"goal_angle": None, "curriculum": False}, success_rate=0.0,
+                      consecutive_goals=0.25 * k, consecutive_goals_max=k + 1)
+    return record
 
 
 def _write_gifs(folder: Path, count: int, cycles: int) -> None:

@@ -25,10 +25,16 @@ def test_manipulate_envs_share_one_model_per_physics_profile():
     assert c.model is not a.model and c.model.opt.timestep != a.model.opt.timestep
 
 
-def test_reach_envs_keep_their_own_model():
-    # reach writes its goal markers into the model, so each env needs its own
+def test_reach_envs_share_one_model_and_keep_their_goals():
     a, b = gym.make("ReachAbsolute-v0").unwrapped, gym.make("ReachAbsolute-v0").unwrapped
-    assert a.model is not b.model
+    f = gym.make("FreeReach-v0").unwrapped
+    assert a.model is b.model is f.model
+    obs_a, _ = a.reset(seed=1)
+    b.reset(seed=2)
+    f.reset(seed=3)
+    assert not np.allclose(a.goal, b.goal)
+    obs_again, _ = gym.make("ReachAbsolute-v0").unwrapped.reset(seed=1)  # the goal sense is the env's own
+    np.testing.assert_array_equal(obs_a["goal"], obs_again["goal"])
 
 
 def test_load_model_unshared_returns_a_fresh_model():
@@ -97,3 +103,41 @@ def test_visual_envs_share_one_renderer_and_see_their_own_block():
     import gc
     gc.collect()
     assert not base._SHARED_RENDERERS
+
+
+RENDER = {"render_mode": "rgb_array", "render_width": 96, "render_height": 96}
+
+
+def _frame_with_goals_in_own_model(env_id: str, seed: int, shown: list[int], monkeypatch) -> np.ndarray:
+    """The independent expectation: a lone env on its own model, its goals written into the model
+    (the targets' site_pos, then mj_forward) and only the `shown` target markers visible."""
+    import mujoco
+    with monkeypatch.context() as patch:
+        patch.setattr(type(gym.make(env_id).unwrapped), "shares_model", False)
+        env = gym.make(env_id, **RENDER).unwrapped
+    env.reset(seed=seed)
+    targets = env._target_sites
+    env.model.site_pos[targets] = env.goal - env.model.body("floor0").pos
+    env.model.site_rgba[targets, 3] = 0.0
+    env.model.site_rgba[targets[shown], 3] = 1.0
+    mujoco.mj_forward(env.model, env.data)
+    renderer = env._make_renderer(*env.render_size)
+    renderer.update_scene(env.data, camera=env._free_camera())
+    return renderer.render().copy()
+
+
+@pytest.mark.isolated  # renders: must not share the test session's process, which has TensorFlow loaded
+def test_reach_envs_on_a_shared_model_draw_their_own_goal_markers(monkeypatch):
+    a = gym.make("ReachAbsolute-v0", **RENDER).unwrapped
+    free = gym.make("FreeReachMF-v0", **RENDER).unwrapped  # the middle finger's marker only
+    assert a.model is free.model
+    a.reset(seed=5)
+    frame_a = a.render().copy()
+    np.testing.assert_array_equal(frame_a, _frame_with_goals_in_own_model("ReachAbsolute-v0", 5, [0, 1, 2, 3, 4],
+                                                                          monkeypatch))
+    free.reset(seed=6)
+    np.testing.assert_array_equal(free.render(), _frame_with_goals_in_own_model("FreeReachMF-v0", 6, [1],
+                                                                                monkeypatch))
+    free.step(np.zeros(free.action_space.shape, np.float32))
+    free.render()
+    np.testing.assert_array_equal(a.render(), frame_a)  # a's frame is unchanged by the other env

@@ -329,12 +329,17 @@ class HandEnv(gym.Env, abc.ABC):
         self._renderer_release = weakref.finalize(self, _release_renderer, key)
         return _SHARED_RENDERERS[key].renderer
 
+    def draw_markers(self) -> None:
+        """Put this env's own markers (e.g. goals) into the scene just before a frame is drawn; a
+        task whose envs share their model keeps no per-env markers in it. None by default."""
+
     def render(self) -> np.ndarray | None:
         """rgb_array: an [H, W, 3] uint8 frame; human: syncs the passive viewer (needs a display)."""
         if self.render_mode == "rgb_array":
             if self._renderer is None:
                 self._renderer = self._make_renderer(*self.render_size)
                 self._render_camera = self._free_camera()
+            self.draw_markers()
             self._renderer.update_scene(self.data, camera=self._render_camera)
             return self._renderer.render()
         if self.render_mode == "human":
@@ -343,6 +348,7 @@ class HandEnv(gym.Env, abc.ABC):
                     raise EnvironmentError_("render_mode='human' needs a display; use 'rgb_array' instead")
                 import mujoco.viewer
                 self._viewer = mujoco.viewer.launch_passive(self.model, self.data)
+            self.draw_markers()
             self._viewer.sync()
         return None
 

@@ -22,6 +22,9 @@ class ReachEnv(HandEnv):
     """
 
     model_file = "reach.xml"
+    # the goal markers are drawn from this env's goal when it renders (draw_markers), never kept in
+    # the model, so the envs of a process share one model
+    shares_model = True
     default_reward_config = "reach.default"
     default_reward_function = "reach"
     goal_spread = 0.7  # goal poses are drawn from this central fraction of each actuator's range
@@ -37,7 +40,6 @@ class ReachEnv(HandEnv):
         self._target_sites = np.array([self.model.site(f"target{i}").id for i in range(5)], int)
         finger_sites = [self.model.site(f"finger{i}").id for i in range(5)]
         self.model.site_rgba[finger_sites, 3] = 0.0  # hide the fingertip markers
-        self._site_origin = self.model.body("floor0").pos.copy()
         self.goal = np.zeros((5, 3))
         self.goal_action = np.zeros(self.model.nu)  # absolute action of the pose the goal came from
         self.observation_space = gym.spaces.Dict({
@@ -49,6 +51,19 @@ class ReachEnv(HandEnv):
 
     def _goal_size(self) -> int:
         return 15
+
+    def _shown_targets(self) -> np.ndarray:
+        """Indices of the target markers a frame shows."""
+        return self._target_sites
+
+    def draw_markers(self) -> None:
+        """Show this env's goals in the frame about to be drawn. The shared model keeps no env's
+        goals: the markers' world positions are written into this env's data (the next physics step
+        recomputes them from the model's defaults), and which markers show into the model's colours,
+        which every reach env sets before it draws."""
+        self.data.site_xpos[self._target_sites] = self.goal
+        self.model.site_rgba[self._target_sites, 3] = 0.0
+        self.model.site_rgba[self._shown_targets(), 3] = 1.0
 
     def _sample_pose_tips(self) -> np.ndarray:
         """Draw actuator targets, let the hand settle there; returns [5, 3] fingertip positions."""
@@ -67,7 +82,6 @@ class ReachEnv(HandEnv):
 
     def _reset_task(self) -> None:
         self.goal = self._sample_pose_tips()
-        self.model.site_pos[self._target_sites] = self.goal - self._site_origin
 
     def _distances(self) -> np.ndarray:
         """[5] Euclidean fingertip-to-goal distances (m)."""
@@ -109,6 +123,7 @@ class FreeReachEnv(ReachEnv):
     """
 
     default_reward_config = "free_reach.default"
+    shares_model = True  # see ReachEnv
     default_reward_function = "free_reach"
     fingers = FINGERTIPS[:4]
 
@@ -123,14 +138,14 @@ class FreeReachEnv(ReachEnv):
     def _goal_size(self) -> int:
         return 3 + len(self.fingers)
 
+    def _shown_targets(self) -> np.ndarray:
+        return self._target_sites[[self.finger]]
+
     def _reset_task(self) -> None:
         if self.fixed_finger is None:
             self.finger = int(self.np_random.integers(len(self.fingers)))
         self._others = np.array([i for i in range(5) if i != self.finger], int)
         self.goal = np.repeat(self._sample_pose_tips()[self.finger][None], 5, axis=0)
-        self.model.site_pos[self._target_sites] = self.goal - self._site_origin
-        self.model.site_rgba[self._target_sites, 3] = 0.0
-        self.model.site_rgba[self._target_sites[self.finger], 3] = 1.0
 
     def _evaluate(self) -> tuple[float, bool, bool]:
         distances = self._distances()

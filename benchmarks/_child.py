@@ -2,7 +2,8 @@
 
 Benchmarks use it where the calling process must not be reused: it may have imported
 TensorFlow (MuJoCo rendering must never share a process with it), or its resident memory would
-blur a measurement. The child imports only what `fn`'s module imports.
+blur a measurement. The child imports `fn`'s module and, as any spawned child, re-runs the
+parent's script as `__mp_main__` (its `if __name__ == "__main__"` part excepted).
 """
 from __future__ import annotations
 

@@ -24,6 +24,16 @@ def _task(record: dict[str, Any]) -> str:
     return env_id or "–"
 
 
+def _whole(value: Any) -> int | None:
+    """An integer field (a seed) as is: the number filter would round a large one."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _save(value: Any) -> str:
+    """The checkpoint evaluated: 'last', 'best' or a cycle number (a string or, by hand, an int)."""
+    return value if isinstance(value, str) else str(value) if _whole(value) is not None else "–"
+
+
 def evaluation_rows(records: list[Any]) -> tuple[list[dict[str, Any]], dict[str, bool]]:
     """Display rows of the evaluation records (non-dicts skipped), and which optional columns
     (success rate, consecutive goals) any row has."""
@@ -33,8 +43,8 @@ def evaluation_rows(records: list[Any]) -> tuple[list[dict[str, Any]], dict[str,
             continue
         det = r.get("deterministic")
         rows.append({
-            "iteration": number(r.get("iteration")), "save": r.get("save") if isinstance(r.get("save"), str) else "–",
-            "episodes": number(r.get("episodes")), "task": _task(r), "seed": number(r.get("seed")),
+            "iteration": number(r.get("iteration")), "save": _save(r.get("save")),
+            "episodes": number(r.get("episodes")), "task": _task(r), "seed": _whole(r.get("seed")),
             "actions": "deterministic" if det is True else "sampled" if det is False else "–",
             "return": (number(r.get("return_mean")), number(r.get("return_std"))),
             "length": number(r.get("length_mean")), "success": number(r.get("success_rate")),

@@ -123,14 +123,16 @@ def make_experiment(root: Path | str, agent_id: str | None = None, *, index: int
 
 
 def _evaluation(k: int, env_id: str) -> dict[str, Any]:
-    """The k-th evaluations.jsonl record as `evaluate.py` writes it; odd ones on a changed task."""
-    record = {"iteration": k * 10, "save": "best" if k else "last", "env_id": env_id, "episodes": 10,
-              "return_mean": 100.0 + k, "return_std": 3.5, "length_mean": 200.0, "length_std": 1.0,
-              "deterministic": k % 2 == 0, "time": f"2026-11-24T12:{k:02d}:00Z", "seed": 12345}
-    if k % 2:
-        record.update(env_kwargs={"goal_angle": None, "curriculum": False}, success_rate=0.0,
-                      consecutive_goals=0.25 * k, consecutive_goals_max=k + 1)
-    return record
+    """The k-th evaluations.jsonl record, made by `evaluate.py`'s own record function; odd ones on a
+    changed task with goals counted ((k + 1) / 4 on average, at most k + 1)."""
+    from dexterity.cli.evaluate import evaluation_record
+    goals = [0] * 3 + [k + 1] if k % 2 else None
+    records = [{"return": 100.0 + k + d, "length": 200, **({"success": 0.0, "consecutive_goals": goals[i]}
+                                                          if goals else {})}
+               for i, d in enumerate((-3.5, 3.5, -3.5, 3.5))]
+    result = {"iteration": k * 10, "save": "best" if k else "last", "env_id": env_id, "records": records}
+    overrides = {"goal_angle": None, "curriculum": False} if k % 2 else None
+    return {**evaluation_record(result, k % 2 == 0, 12345, overrides), "time": f"2026-11-24T12:{k:02d}:00Z"}
 
 
 def _write_gifs(folder: Path, count: int, cycles: int) -> None:

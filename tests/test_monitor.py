@@ -55,8 +55,9 @@ def test_experiment_page(client) -> None:
     html = res.get_data(as_text=True)
     assert "manipulate.default" in html and "batch_size" in html
     assert "/experiment/exp-a/gifs/" in html and "Evaluations" in html
-    # the second evaluation (fake_storage._evaluation(1)): on the full task, sampled, 0.25 goals (max 2)
-    assert "consecutive goals (max)" in html and "<td>sampled</td>" in html and "0.25 (2)" in html
+    # the second evaluation (fake_storage._evaluation(1)): on the full task, sampled, 0.5 goals (max 2)
+    assert "consecutive goals (max)" in html and "<td>sampled</td>" in html and "0.5 (2)" in html
+    assert ">12345<" in html
     assert "&#34;goal_angle&#34;: null" in html and "2026-11-24T12:01:00Z" in html
     data = page_data(res.data)
     assert data["count"] == 40 and len(data["columns"]["rollout/return_mean"]) == 40

@@ -3,18 +3,20 @@ from monitor.evaluations import TASK_CHARS, evaluation_rows
 
 
 def test_a_record_as_evaluate_writes_it():
-    record = {"iteration": 1600, "save": "1600", "env_id": "ManipulateBlock-v0", "episodes": 256,
-              "return_mean": 1.69, "return_std": 7.24, "length_mean": 120.7, "deterministic": False,
-              "time": "2026-11-30T19:11:45Z", "seed": 12345,
-              "env_kwargs": {"curriculum": False, "goal_angle": None}, "success_rate": 0.0,
-              "consecutive_goals": 0.4453125, "consecutive_goals_max": 3}
+    from dexterity.cli.evaluate import evaluation_record
+    episodes = [{"return": 1.0, "length": 100, "success": 0.0, "consecutive_goals": 0},
+                {"return": 3.0, "length": 140, "success": 0.0, "consecutive_goals": 3}]
+    result = {"iteration": 1600, "save": "1600", "env_id": "ManipulateBlock-v0", "records": episodes}
+    record = evaluation_record(result, False, 20261130, {"curriculum": False, "goal_angle": None})
     rows, shown = evaluation_rows([record])
     assert shown == {"success": True, "goals": True}
     row = rows[0]
     assert row["task"] == 'ManipulateBlock-v0 {"curriculum": false, "goal_angle": null}'
-    assert row["actions"] == "sampled" and row["return"] == (1.69, 7.24) and row["seed"] == 12345
-    assert (row["goals"], row["goals_max"], row["success"]) == (0.4453125, 3, 0.0)
-    assert row["when"] == "2026-11-30T19:11:45Z" and row["iteration"] == 1600 and row["save"] == "1600"
+    assert row["actions"] == "sampled" and row["return"] == (2.0, 1.0) and row["length"] == 120.0
+    assert row["seed"] == 20261130  # whole, not rounded to 4 digits
+    assert (row["goals"], row["goals_max"], row["success"]) == (1.5, 3, 0.0)
+    assert row["when"] == record["time"] and row["iteration"] == 1600 and row["save"] == "1600"
+    assert evaluation_rows([{**record, "save": 400}])[0][0]["save"] == "400"
 
 
 def test_missing_or_malformed_fields_show_as_gaps_and_non_records_are_skipped():

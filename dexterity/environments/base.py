@@ -49,8 +49,9 @@ def load_model(name: str, profile: PhysicsProfile, shared: bool) -> mujoco.MjMod
     profile) in this process. A hand model holds about 13 MB (mostly its textures) against about
     0.6 MB for an MjData, so the envs of a worker share it where the task allows (the manipulate
     preset's 1024 envs: about 0.8 GB instead of 15 GB). Sharers only read it, apart from writes
-    undone within one call (step_physics' sensor flag, a renderer's sample count), which is safe as
-    long as a process steps its envs from one thread, as dexterity does."""
+    undone within one call (step_physics' sensor flag, a renderer's sample count) and the marker
+    colours that every env of a task sets in `draw_markers` before it draws, which is safe as long as
+    a process steps and renders its envs from one thread, as dexterity does."""
     key = (name, profile)
     if shared and key in _SHARED_MODELS:
         return _SHARED_MODELS[key]
@@ -133,7 +134,8 @@ class HandEnv(gym.Env, abc.ABC):
     camera = {"lookat": (1.0, 0.95, 0.2), "distance": 0.5, "azimuth": 55.0, "elevation": -30.0}
     # True: envs of a process with the same model file and physics share one MjModel (see
     # load_model). Each class opts in itself (a subclass does not inherit it, see __init_subclass__):
-    # a task that writes to its model per env (goal markers, randomised physics) must not share it
+    # a task that writes to its model per env (randomised physics) must not share it; per-env
+    # markers are drawn by draw_markers instead
     shares_model = False
 
     def __init_subclass__(cls, **kwargs: Any):

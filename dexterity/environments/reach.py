@@ -123,8 +123,8 @@ class FreeReachEnv(ReachEnv):
     """
 
     default_reward_config = "free_reach.default"
-    shares_model = True  # see ReachEnv
     default_reward_function = "free_reach"
+    shares_model = True  # see ReachEnv
     fingers = FINGERTIPS[:4]
 
     def __init__(self, finger: str | None = None, **kwargs: Any):

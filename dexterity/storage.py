@@ -219,8 +219,12 @@ class ExperimentLog:
 
     def truncate_progress(self, iteration: int) -> None:
         """Drop records from `iteration` on (a resumed run rewrites cycles after its checkpoint)."""
-        kept = [r for r in self.read_progress() if r.get("iteration", 0) < iteration]
-        atomic_write(self.progress_path, lambda tmp: tmp.write_text("".join(json.dumps(r) + "\n" for r in kept)))
+        self.write_progress([r for r in self.read_progress() if r.get("iteration", 0) < iteration])
+
+    def write_progress(self, records: list[dict[str, Any]]) -> None:
+        """Replace progress.jsonl by `records` (atomically)."""
+        _make_folder(self.dir)
+        atomic_write(self.progress_path, lambda tmp: tmp.write_text("".join(json.dumps(r) + "\n" for r in records)))
 
     def append_evaluation(self, record: dict[str, Any]) -> None:
         _append_line(self.dir / "evaluations.jsonl", json.dumps(_clean(record)))

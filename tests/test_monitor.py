@@ -58,6 +58,7 @@ def test_experiment_page(client) -> None:
     # the second evaluation (fake_storage._evaluation(1)): on the full task, sampled, 0.5 goals (max 2)
     assert "consecutive goals (max)" in html and "<td>sampled</td>" in html and "0.5 (2)" in html
     assert ">12345<" in html
+    assert "forked_from" not in html  # exp-a is no fork (test_fork_is_linked_to_its_parent)
     assert "&#34;goal_angle&#34;: null" in html and "2026-11-24T12:01:00Z" in html
     data = page_data(res.data)
     assert data["count"] == 40 and len(data["columns"]["rollout/return_mean"]) == 40
@@ -328,3 +329,13 @@ def test_progress_rewritten_by_a_resumed_run(client, root: Path) -> None:
     assert row["iterations"] == 35 and not row["errors"]
 
 
+
+
+def test_fork_is_linked_to_its_parent(client, root: Path) -> None:
+    meta_path = root / "experiments" / "exp-b" / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    meta_path.write_text(json.dumps({**meta, "forked_from": {"agent_id": "exp-a", "save": "20", "iteration": 20}}))
+    html = client.get("/experiment/exp-b").get_data(as_text=True)
+    assert '<a href="/experiment/exp-a">exp-a</a>' in html and "save 20" in html and "(cycle 20)" in html
+    meta_path.write_text(json.dumps({**meta, "forked_from": "junk"}))
+    assert client.get("/experiment/exp-b").status_code == 200

@@ -18,6 +18,7 @@ import numpy as np
 
 from dexterity.agent.freezing import freeze_components, parse_components
 from dexterity.agent.policy import Policy
+from dexterity.configs.hp_config import defaults, derive_config
 from dexterity.distributions import default_distribution, get_distribution
 from dexterity.errors import AgentNotFoundError, ConfigError
 from dexterity.models import build_model
@@ -104,6 +105,20 @@ def save_checkpoint(folder: Path, info: dict[str, Any], brain: Brain, optimizer:
         write_json(tmp / "rng.json", rng_state or {})
 
     write_folder_atomically(folder, fill)
+
+
+STRUCTURAL = ("architecture", "model", "distribution", "shared", "bins")  # fixed once an agent is built
+
+
+def saved_config(info: dict[str, Any], changes: dict[str, Any] | None) -> dict[str, Any]:
+    """A checkpoint's config with `changes` applied (parameters added since it was saved: their
+    defaults); ConfigError for a change of the network's structure."""
+    changes = dict(changes or {})
+    clash = [k for k in STRUCTURAL if k in changes and changes[k] != info["config"][k]]
+    if clash:
+        had = ", ".join(f"{k}={info['config'][k]}" for k in clash)
+        raise ConfigError(f"cannot change {', '.join(clash)} of a saved agent (it has {had})")
+    return derive_config({**defaults(), **info["config"]}, changes)
 
 
 def checkpoint_dir(agent_id: str | None, which: str = "last") -> Path:

@@ -21,7 +21,7 @@ from dexterity.agent.learner import Learner, learning_rate
 from dexterity.agent.progress import CycleProgress, make_progress
 from dexterity.agent.report import episode_stats, format_line
 from dexterity.agent.rollout import Gatherer, Rollout, run_episodes
-from dexterity.configs.hp_config import defaults, derive_config
+from dexterity.configs.hp_config import derive_config
 from dexterity.configs.layout import envs_per_rank, minibatch_plan
 from dexterity.devices import Role, plan_roles
 from dexterity.distributed import Comm
@@ -30,9 +30,6 @@ from dexterity.environments import pinned_env_kwargs
 from dexterity.errors import ConfigError, StorageError
 from dexterity.storage import ExperimentLog, models_dir, new_agent_id, utc_now
 from dexterity.transformers import make_transformer
-
-STRUCTURAL = ("architecture", "model", "distribution", "shared", "bins")
-
 
 def _versions() -> dict[str, str]:
     import gymnasium
@@ -109,15 +106,34 @@ class PPOAgent:
         """Rebuild a saved agent and continue its run: same id, iteration count, curves and state."""
         folder = ckpt.checkpoint_dir(agent_id, which)
         info = ckpt.read_info(folder)
-        changes = dict(changes or {})
-        clash = [k for k in STRUCTURAL if k in changes and changes[k] != info["config"][k]]
-        if clash:
-            had = ", ".join(f"{k}={info['config'][k]}" for k in clash)
-            raise ConfigError(f"cannot change {', '.join(clash)} of a saved agent (it has {had})")
-        config = derive_config({**defaults(), **info["config"]}, changes)  # parameters added since: defaults
-        agent = cls(info["env_id"], config, comm=comm, agent_id=info["agent_id"], env_kwargs=info.get("env_kwargs"),
-                    plugins=info.get("plugins", ()), preset=info.get("preset"), **kwargs)
+        agent = cls(info["env_id"], ckpt.saved_config(info, changes), comm=comm, agent_id=info["agent_id"],
+                    env_kwargs=info.get("env_kwargs"), plugins=info.get("plugins", ()), preset=info.get("preset"),
+                    **kwargs)
         agent._restore(folder, info)
+        return agent
+
+    @classmethod
+    def fork(cls, agent_id: str, which: str = "last", changes: dict[str, Any] | None = None,
+             env_kwargs: dict[str, Any] | None = None, comm: Comm | None = None, **kwargs: Any) -> "PPOAgent":
+        """A new agent (a new id) that starts where the saved agent's checkpoint `which` (last, best
+        or a cycle) stands: weights, optimizer, normalisers, the envs' training states, cycle and
+        frame counts, and the curves up to that cycle. `changes` as for `resume`; `env_kwargs` are
+        merged key by key over the saved ones. The saved agent's files are only read."""
+        parent = ckpt.read_info(folder := ckpt.checkpoint_dir(agent_id, which))
+        agent = cls(parent["env_id"], ckpt.saved_config(parent, changes), comm=comm,
+                    env_kwargs={**(parent.get("env_kwargs") or {}), **(env_kwargs or {})},
+                    plugins=parent.get("plugins", ()), preset=parent.get("preset"), **kwargs)
+        try:
+            agent._restore(folder, parent)
+            if agent.log is not None:
+                agent.history = [r for r in ExperimentLog(parent["agent_id"]).read_progress()
+                                 if r.get("iteration", 0) < agent.iteration]
+                agent.log.write_progress(agent.history)
+                agent.log.write_meta({"forked_from": {"agent_id": parent["agent_id"], "save": str(which),
+                                                      "iteration": agent.iteration}})
+        except BaseException:
+            agent.close()
+            raise
         return agent
 
     def _restore(self, folder: Any, info: dict[str, Any]) -> None:

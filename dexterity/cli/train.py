@@ -20,6 +20,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--pcon", default=None, help=f"hyperparameter preset: {', '.join(list_presets())}")
     parser.add_argument("--rcon", default=None, help="reward config of a hand task, e.g. manipulate.penalized_force")
     parser.add_argument("--load-from", default=None, metavar="ID", help="resume the saved agent ID")
+    parser.add_argument("--fork", default=None, metavar="ID[:SAVE]",
+                        help="start a new agent from the saved agent ID's checkpoint SAVE (last, best or a "
+                             "cycle; default last): its weights, optimizer, normalisers, training state and "
+                             "curves up to there; other flags change its hyperparameters, --env-kwargs its env "
+                             "kwargs (key by key). The saved agent is left as it is")
     parser.add_argument("--preload", default=None, metavar="NAME",
                         help="load a pretrained visual encoder (storage/pretrained/NAME) into the agent")
     parser.add_argument("--export-file", default=None, metavar="PATH",
@@ -77,22 +82,38 @@ def _check_flags(args: argparse.Namespace, changes: dict[str, Any]) -> None:
     if args.load_from and (args.pcon or args.rcon or args.env_kwargs):
         raise ConfigError("--load-from resumes a saved agent with its own preset, reward config and env; "
                           "drop --pcon/--rcon/--env-kwargs")
+    if args.fork is not None:
+        if args.load_from:
+            raise ConfigError("--fork starts a new agent and --load-from continues one: give one of them")
+        if args.pcon:
+            raise ConfigError("--fork keeps the saved agent's preset; change single hyperparameters by their flags")
+        parse_fork(args.fork)
+
+
+def parse_fork(text: str) -> tuple[str, str]:
+    """'ID' or 'ID:SAVE' -> (ID, SAVE), SAVE 'last' by default; ConfigError when malformed."""
+    agent_id, _, save = text.partition(":")
+    if not agent_id or (_ and not save):
+        raise ConfigError(f"--fork takes ID or ID:SAVE (SAVE: last, best or a cycle number), got {text!r}")
+    return agent_id, save or "last"
 
 
 def make_agent(args: argparse.Namespace, comm: Any, role: Any = None) -> Any:
-    """Build a new agent from the flags, or resume one with --load-from."""
+    """Build a new agent from the flags, resume one with --load-from or fork one with --fork."""
     from dexterity.agent.ppo import PPOAgent
     changes = config_changes(args)
+    common = dict(comm=comm, write_experiment=not args.no_monitor, role=role, experiment_group=args.experiment_group,
+                  progress=not args.no_progress)
     if args.load_from:
-        return PPOAgent.resume(args.load_from, changes, comm=comm, write_experiment=not args.no_monitor, role=role,
-                               experiment_group=args.experiment_group, progress=not args.no_progress)
+        return PPOAgent.resume(args.load_from, changes, **common)
+    if args.fork is not None:
+        agent_id, save = parse_fork(args.fork)
+        return PPOAgent.fork(agent_id, save, changes, _env_kwargs(args), **common)
     env_kwargs = _env_kwargs(args)
     preset = args.pcon or auto_preset(args.env, env_kwargs, args.plugin)
     env_kwargs = {**preset_env_kwargs(preset), **env_kwargs}  # the preset's training aids, unless set
     config = derive_config(get_preset(preset), changes)
-    return PPOAgent(args.env, config, comm=comm, env_kwargs=env_kwargs, plugins=args.plugin, preset=preset,
-                    write_experiment=not args.no_monitor, role=role, experiment_group=args.experiment_group,
-                    progress=not args.no_progress)
+    return PPOAgent(args.env, config, env_kwargs=env_kwargs, plugins=args.plugin, preset=preset, **common)
 
 
 def _header(agent: Any) -> str:

@@ -31,6 +31,7 @@ from dexterity.errors import ConfigError, StorageError
 from dexterity.storage import ExperimentLog, models_dir, new_agent_id, utc_now
 from dexterity.transformers import make_transformer
 
+
 def _versions() -> dict[str, str]:
     import gymnasium
     import tensorflow as tf

@@ -2,7 +2,7 @@
 config's `iterations` and when resuming with more iterations; never lr 0 before the target."""
 import pytest
 
-from dexterity.agent.learner import learning_rate
+from dexterity.agent.learner import adapt_lr, learning_rate
 from dexterity.agent.ppo import PPOAgent
 from dexterity.configs.hp_config import make_config
 
@@ -39,3 +39,51 @@ def test_drill_past_the_config_and_resume_with_more_iterations(storage, schedule
     lrs = [r["train/lr"] for r in first + second]
     assert lrs == pytest.approx(expected)
     assert min(lrs) > 0
+
+
+@pytest.mark.parametrize("lr, kl, expected", [
+    (1e-3, 0.040, 1e-3 / 1.5),   # above twice the target 0.016
+    (1e-3, 0.007, 1.5e-3),       # below half of it
+    (1e-3, 0.016, 1e-3),         # between: unchanged
+    (1e-3, 0.032, 1e-3),         # exactly twice: unchanged
+    (1e-3, 0.008, 1e-3),         # exactly half: unchanged
+    (1.2e-6, 1.0, 1e-6),         # the floor
+    (8e-3, 0.0, 1e-2),           # the ceiling
+])
+def test_adapt_lr_by_hand(lr, kl, expected):
+    assert adapt_lr(lr, kl, 0.016) == pytest.approx(expected, rel=1e-12)
+
+
+def _adaptive_lrs(records):
+    return [r["train/lr"] for r in records]
+
+
+# epochs=2: with a target no KL stays under (1e-9) every epoch divides by 1.5, so a cycle by 2.25;
+# with one every KL is under (10.0), x1.5 per epoch up to the ceiling 1e-2.
+@pytest.mark.parametrize("target, expected", [
+    (1e-9, [LR / 2.25 ** k for k in range(4)]),
+    (10.0, [1e-3, 2.25e-3, 5.0625e-3, 1e-2]),
+])
+def test_adaptive_schedule_in_training_and_across_a_resume(storage, target, expected):
+    config = make_config(lr_schedule="adaptive", adaptive_kl=target, **{**TINY, "epochs": 2})
+    with PPOAgent("CartPole-v1", config, verbose=False) as agent:
+        first = agent.drill(2)
+        agent_id = agent.agent_id
+    with PPOAgent.resume(agent_id, verbose=False) as agent:  # the rate saved with the optimizer goes on
+        second = agent.drill(4)
+    assert _adaptive_lrs(first + second) == pytest.approx(expected, rel=1e-6)
+
+
+def test_adaptive_rate_starts_at_lr_pi_when_the_schedule_or_lr_pi_changes(storage):
+    config = make_config(lr_schedule="adaptive", adaptive_kl=1e-9, **{**TINY, "epochs": 2})
+    with PPOAgent("CartPole-v1", config, verbose=False) as agent:
+        agent.drill(2)  # leaves 1e-3 / 2.25 ** 2 in the optimizer
+        agent_id = agent.agent_id
+    with PPOAgent.fork(agent_id, changes={"lr_pi": 5e-4}, verbose=False) as agent:
+        assert _adaptive_lrs(agent.drill(3)) == pytest.approx([5e-4], rel=1e-6)
+    constant = make_config(**{**TINY, "epochs": 2})
+    with PPOAgent("CartPole-v1", constant, verbose=False) as agent:
+        agent.drill(1)
+        agent_id = agent.agent_id
+    with PPOAgent.fork(agent_id, changes={"lr_schedule": "adaptive", "adaptive_kl": 1e-9}, verbose=False) as agent:
+        assert _adaptive_lrs(agent.drill(3)) == pytest.approx([LR, LR / 2.25], rel=1e-6)

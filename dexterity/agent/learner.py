@@ -31,18 +31,46 @@ def to_sequences(array: np.ndarray, length: int) -> np.ndarray:
     return chunks.reshape(t // length * n, length, *array.shape[2:])
 
 
-def learning_rate(config: dict[str, Any], iteration: int) -> float:
+LR_BOUNDS = (1e-6, 1e-2)  # the adaptive schedule's floor and ceiling
+
+
+def learning_rate(config: dict[str, Any], iteration: int, current: float | None = None) -> float:
     """The learning rate of cycle `iteration` (0-based) under the config's schedule.
 
     The linear schedule decays to 0 at the run's target, `config["iterations"]` (PPOAgent.drill
-    sets it to the cycle it trains to, also when resuming with more iterations).
+    sets it to the cycle it trains to, also when resuming with more iterations). The adaptive one
+    has no formula in the cycle: it is `current`, where the last epoch's KL left it (`adapt_lr`).
     """
     lr = config["lr_pi"]
     if config["lr_schedule"] == "exponential":
         return lr * config["lr_decay"] ** iteration
     if config["lr_schedule"] == "linear":
         return lr * max(1.0 - iteration / config["iterations"], 0.0)
+    if config["lr_schedule"] == "adaptive" and current is not None:
+        return current
     return lr
+
+
+def adapt_lr(lr: float, kl: float, target: float) -> float:
+    """The adaptive schedule's step after an epoch whose mean approx-KL (over ranks) was `kl`.
+
+    Above twice the target the rate is divided by 1.5, below half of it multiplied by 1.5, within
+    `LR_BOUNDS` (the rule of rl_games' adaptive schedule, which Isaac Gym's Shadow Hand trains with
+    at a target of 0.016).
+    """
+    if kl > 2.0 * target:
+        return max(lr / 1.5, LR_BOUNDS[0])
+    if kl < 0.5 * target:
+        return min(lr * 1.5, LR_BOUNDS[1])
+    return lr
+
+
+def keeps_saved_lr(saved: dict[str, Any], config: dict[str, Any]) -> bool:
+    """Whether a resumed or forked agent goes on from the learning rate saved in its optimizer: under
+    the adaptive schedule, when the checkpoint trained with it at the same `lr_pi`; otherwise the
+    rate starts at `lr_pi` (the other schedules compute theirs every cycle anyway)."""
+    return (config["lr_schedule"] == "adaptive" and saved.get("lr_schedule") == "adaptive"
+            and saved.get("lr_pi") == config["lr_pi"])
 
 
 def xla_epochs(recurrent: bool, ranks: int) -> bool:
@@ -153,7 +181,9 @@ class Learner:
             return self._epoch(data, order)
 
     def optimise(self, rollout: Rollout, lr: float, progress: CycleProgress | None = None) -> dict[str, float]:
-        """Run the PPO epochs on a rollout (advantages computed); returns mean metrics.
+        """Run the PPO epochs on a rollout (advantages computed) from learning rate `lr`; returns mean
+        metrics ("train/lr": the cycle's first rate; the adaptive schedule leaves its next one in the
+        optimizer, `current_lr`, which checkpoints save with the optimizer's state).
 
         `progress` hears the minibatch steps done after each epoch (one traced call each).
         """
@@ -163,7 +193,7 @@ class Learner:
         per_batch, steps = self._minibatches(n_seq)
         progress = progress or CycleProgress()
         progress.phase("optimise", self.config["epochs"] * steps, "minibatch steps")
-        results, epochs = [], 0
+        results, epochs, first_lr = [], 0, lr
         for _ in range(self.config["epochs"]):
             order = self.rng.permutation(n_seq)[: steps * per_batch].reshape(steps, per_batch)
             metrics = self._run_epoch(data, tf.constant(order, tf.int32)).numpy()
@@ -171,12 +201,19 @@ class Learner:
             epochs += 1
             progress.update(epochs * steps)
             kl = float(self.comm.allreduce_mean(np.array([metrics[:, METRICS.index("approx_kl")].mean()]))[0])
+            if self.config["lr_schedule"] == "adaptive":  # every rank has the same kl, so the same rate
+                lr = adapt_lr(lr, kl, self.config["adaptive_kl"])
+                self.optimizer.learning_rate = lr
             if self.config["target_kl"] is not None and kl > self.config["target_kl"]:
                 break
         self.policy.model.mark_weights_changed()
         means = self.comm.allreduce_mean(np.concatenate(results).mean(axis=0))
         return {**{f"train/{m}": float(v) for m, v in zip(METRICS, means)}, "train/epochs_done": epochs,
-                "train/steps": epochs * steps, "train/lr": lr}
+                "train/steps": epochs * steps, "train/lr": first_lr}
+
+    def current_lr(self) -> float:
+        """The optimizer's learning rate now (float32, as saved in a checkpoint)."""
+        return float(self.optimizer.learning_rate.numpy())
 
     def _minibatches(self, n_seq: int) -> tuple[int, int]:
         """(sequences per minibatch, minibatch steps per epoch) for `n_seq` sequences of data."""

@@ -17,7 +17,7 @@ import numpy as np
 
 from dexterity.agent import checkpoint as ckpt
 from dexterity.agent.events import EventLog
-from dexterity.agent.learner import Learner, learning_rate
+from dexterity.agent.learner import Learner, keeps_saved_lr, learning_rate
 from dexterity.agent.progress import CycleProgress, make_progress
 from dexterity.agent.report import episode_stats, format_line
 from dexterity.agent.rollout import Gatherer, Rollout, run_episodes
@@ -141,6 +141,8 @@ class PPOAgent:
         self.policy.model.set_weights(ckpt.load_brain(folder, info, self.config).policy.model.get_weights())
         if info["config"].get("freeze_components") == self.config["freeze_components"]:
             ckpt.load_optimizer(folder, self.learner.optimizer)
+            if not keeps_saved_lr(info["config"], self.config):
+                self.learner.optimizer.learning_rate = self.config["lr_pi"]
         elif self.verbose:  # other trainable variables: the saved Adam moments do not fit
             print("note: --freeze-components changed since the save: the optimizer state starts afresh")
         norms = ckpt.load_normalisers(folder)
@@ -241,7 +243,7 @@ class PPOAgent:
 
     def _optimise(self, rollout: Rollout, progress: CycleProgress) -> dict[str, Any]:
         """Optimise on this rank's data and its gatherers' (see dexterity.devices); weights end equal."""
-        lr = learning_rate(self.config, self.iteration)
+        lr = learning_rate(self.config, self.iteration, self.learner.current_lr())
         if not self.role.optimiser:
             self.comm.send(rollout, self.role.optimiser_rank)
             train: dict[str, Any] = {}

@@ -54,7 +54,7 @@ def meaning_text(param: Param) -> str:
     """Help text plus the accepted values (choices, check)."""
     text = param.help.replace("|", "\\|")
     if param.choices is not None:
-        text += "; one of " + ", ".join(f"`{format_value(c)}`" for c in param.choices)
+        text += "; one of " + ", ".join(dict.fromkeys(f"`{format_value(c)}`" for c in param.choices))
     if param.check_text:
         text += f"; must be {param.check_text}"
     return text

@@ -74,10 +74,14 @@ PARAMETERS: dict[str, Param] = {
                                         "(recurrent: a multiple of --tbptt)", check=_positive,
                         check_text="positive"),
     "lr_pi": Param(3e-4, float, "learning rate (Adam, eps 1e-5)", check=_positive, check_text="positive"),
-    "lr_schedule": Param(None, str, "learning-rate schedule: none, exponential or linear", nullable=True,
-                         choices=(None, "none", "exponential", "linear")),
+    "lr_schedule": Param(None, str, "learning-rate schedule: none, exponential, linear or adaptive (held to "
+                                    "--adaptive-kl)", nullable=True,
+                         choices=(None, "none", "exponential", "linear", "adaptive")),
     "lr_decay": Param(0.995, float, "per-cycle decay factor of the exponential schedule", check=lambda x: 0 < x <= 1,
                       check_text="in (0, 1]"),
+    "adaptive_kl": Param(0.016, float, "approx-KL per epoch the adaptive schedule aims at: after each epoch the "
+                                       "learning rate is divided by 1.5 above twice it, multiplied by 1.5 below half "
+                                       "of it (within 1e-6 and 1e-2)", check=_positive, check_text="positive"),
     "clip": Param(0.2, float, "PPO clipping range of the probability ratio", check=_positive, check_text="positive"),
     "c_entropy": Param(0.0, float, "entropy bonus coefficient", check=_non_negative, check_text="non-negative"),
     "c_value": Param(0.5, float, "value loss coefficient", check=_non_negative, check_text="non-negative"),
@@ -144,8 +148,6 @@ PRESET_ENV_KWARGS: dict[str, dict[str, Any]] = {
     "manipulate": {"goal_angle": 0.8, "curriculum": True, "relative_goal": True, "control_period": 0.08,
                    "relative_control": True},
 }
-
-_LR_SCHEDULES = (None, "exponential", "linear")
 
 
 def _check_value(name: str, value: Any) -> Any:

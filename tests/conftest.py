@@ -1,4 +1,5 @@
 """Shared fixtures: every test gets its own storage root; TensorFlow logs are quiet."""
+import json
 import os
 import subprocess
 import sys
@@ -23,6 +24,12 @@ def storage(tmp_path, monkeypatch):
     root = tmp_path / "storage"
     monkeypatch.setenv("DEXTERITY_STORAGE", str(root))
     return root
+
+
+def progress_records(storage: Path, agent_id: str) -> list[dict]:
+    """An agent's progress.jsonl records, one dict per cycle."""
+    lines = (storage / "experiments" / agent_id / "progress.jsonl").read_text().splitlines()
+    return [json.loads(line) for line in lines]
 
 
 def run_script(script: str, *args: str, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess:

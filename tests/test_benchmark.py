@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import run_script
+from conftest import progress_records, run_script
 
 SMALL = ["--workers", "2", "--horizon", "32", "--batch-size", "32", "--epochs", "2", "--sequential"]
 
@@ -67,8 +67,7 @@ def test_two_configs_two_repetitions(storage, tmp_path):
         for run, agent_id in zip(entry["runs"], entry["agent_ids"]):  # every agent is a normal experiment too
             meta = json.loads((storage / "experiments" / agent_id / "meta.json").read_text())
             assert meta["status"] == "finished" and meta["config"]["seed"] == run["seed"]
-            progress = [json.loads(line) for line in
-                        (storage / "experiments" / agent_id / "progress.jsonl").read_text().splitlines()]
+            progress = progress_records(storage, agent_id)
             episodes = sum(r.get("rollout/episodes", 0) for r in progress)
             assert run["final_episodes"] == min(10, episodes) and run["frames"] == 128 and run["wall_s"] > 0
             evaluations = (storage / "experiments" / agent_id / "evaluations.jsonl").read_text().splitlines()

@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import run_script
+from conftest import progress_records, run_script
 
 SMALL = ["--iterations", "2", "--workers", "2", "--horizon", "32", "--batch-size", "32", "--epochs", "2",
          "--seed", "1"]
@@ -14,11 +14,6 @@ def _agent_id(storage):
     ids = sorted(p.name for p in (storage / "saved_models").iterdir())
     assert len(ids) == 1
     return ids[0]
-
-
-def _progress(storage, agent_id):
-    lines = (storage / "experiments" / agent_id / "progress.jsonl").read_text().splitlines()
-    return [json.loads(line) for line in lines]
 
 
 @pytest.mark.parametrize("args", [
@@ -31,11 +26,11 @@ def _progress(storage, agent_id):
     ["LunarLander-v3", "--sequential"],
 ], ids=["cartpole-ffn", "cartpole-gru", "cartpole-lstm-shared", "pendulum-gaussian", "pendulum-beta-rnn",
         "pendulum-multicategorical", "lunarlander"])
-def test_two_cycles_write_checkpoints_and_progress(storage, args):
+def test_two_cycles_write_checkpoints_andprogress_records(storage, args):
     proc = run_script("train.py", *args, *SMALL)
     assert "cycle 2/2" in proc.stdout and "Traceback" not in proc.stderr
     agent_id = _agent_id(storage)
-    records = _progress(storage, agent_id)
+    records = progress_records(storage, agent_id)
     saves = ["last"] + (["best"] if any("rollout/return_mean" in r for r in records) else [])
     for save in saves:
         folder = storage / "saved_models" / agent_id / save
@@ -60,8 +55,8 @@ def test_resume_continues_iterations_curves_and_state(storage):
     assert info["iteration"] == 2
     proc = run_script("train.py", "--load-from", agent_id, "--iterations", "4")
     assert "cycle 4/4" in proc.stdout and "cycle 2/4" not in proc.stdout
-    assert [r["iteration"] for r in _progress(storage, agent_id)] == [0, 1, 2, 3]
-    records = _progress(storage, agent_id)
+    assert [r["iteration"] for r in progress_records(storage, agent_id)] == [0, 1, 2, 3]
+    records = progress_records(storage, agent_id)
     assert records[2]["frames"] == 3 * 64 and records[2]["time/wall"] >= records[1]["time/wall"]
     meta = json.loads((storage / "experiments" / agent_id / "meta.json").read_text())
     assert meta["resumed_at"] == [0, 2]
@@ -77,7 +72,7 @@ def test_same_seed_gives_same_results_in_sequential_mode(tmp_path, monkeypatch):
         run_script("train.py", "Pendulum-v1", "--sequential", *SMALL)
         agent_id = _agent_id(tmp_path / name)
         runs.append([{k: v for k, v in r.items() if not k.startswith(("time/", "memory/"))}
-                     for r in _progress(tmp_path / name, agent_id)])
+                     for r in progress_records(tmp_path / name, agent_id)])
     assert runs[0] == runs[1]
 
 
@@ -125,7 +120,7 @@ def test_corrupt_agent_is_reported_and_left_untouched(storage):
         assert proc.returncode == 2 and "Traceback" not in proc.stderr
         assert "corrupt" in proc.stderr
     assert weights.read_bytes() == b"not a zip file"
-    assert len(_progress(storage, agent_id)) == 2
+    assert len(progress_records(storage, agent_id)) == 2
 
 
 def test_run_control_flags(storage):
@@ -134,7 +129,7 @@ def test_run_control_flags(storage):
     agent_id = _agent_id(storage)
     saves = {p.name for p in (storage / "saved_models" / agent_id).iterdir()}
     assert {"1", "2", "3", "last", "best"} <= saves
-    records = _progress(storage, agent_id)
+    records = progress_records(storage, agent_id)
     assert [r["iteration"] for r in records] == [0, 2]          # every 2nd cycle, and the last
     assert records[0]["eval/episodes"] == 5                      # no training episode ended: 5 evaluated
     assert records[0]["rollout/episodes"] == 5

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import ROOT, run_script
+from conftest import ROOT, progress_records, run_script
 from dexterity.configs.hp_config import make_config
 from dexterity.envpool import EnvPool, import_plugins
 from dexterity.errors import ConfigError, DexterityError
@@ -87,8 +87,7 @@ def test_user_reward_function_and_config_through_rcon(storage):
         "--processes", "1", "--horizon", "50", "--batch-size", "50")
     meta = json.loads((storage / "experiments" / agent_id / "meta.json").read_text())
     assert json.dumps(meta).count('"proximity_scale": 0.05') >= 1  # the named config was used and saved
-    records = [json.loads(line) for line in
-               (storage / "experiments" / agent_id / "progress.jsonl").read_text().splitlines()]
+    records = progress_records(storage, agent_id)
     assert records[-1]["rollout/return_mean"] > 0  # reach_smooth is positive; the built-in reach is not
     assert float(re.search(r"return (-?[\d.]+)", evaluated).group(1)) > 0
 

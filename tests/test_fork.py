@@ -5,14 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import run_script
+from conftest import progress_records, run_script
 
 SMALL = ["--workers", "2", "--horizon", "32", "--batch-size", "32", "--epochs", "2", "--seed", "1", "--sequential"]
-
-
-def _progress(storage: Path, agent_id: str) -> list[dict]:
-    lines = (storage / "experiments" / agent_id / "progress.jsonl").read_text().splitlines()
-    return [json.loads(line) for line in lines]
 
 
 def _meta(storage: Path, agent_id: str) -> dict:
@@ -30,7 +25,7 @@ def _new_id(storage: Path, known: set[str]) -> str:
 
 
 def _learned(storage: Path, agent_id: str) -> list[dict]:
-    return [{k: v for k, v in r.items() if not k.startswith(("time/", "memory/"))} for r in _progress(storage, agent_id)]
+    return [{k: v for k, v in r.items() if not k.startswith(("time/", "memory/"))} for r in progress_records(storage, agent_id)]
 
 
 def test_a_fork_starts_from_a_save_with_changes_and_leaves_the_parent_alone(storage):
@@ -42,7 +37,7 @@ def test_a_fork_starts_from_a_save_with_changes_and_leaves_the_parent_alone(stor
     assert "cycle 4/4" in proc.stdout and "cycle 2/4" not in proc.stdout
     child = _new_id(storage, {parent})
     assert before == {**_files(storage / "saved_models" / parent), **_files(storage / "experiments" / parent)}
-    records, parent_records = _progress(storage, child), _progress(storage, parent)
+    records, parent_records = progress_records(storage, child), progress_records(storage, parent)
     assert [r["iteration"] for r in records] == [0, 1, 2, 3]
     assert records[:2] == parent_records[:2]  # the curve up to the fork is the parent's
     assert records[2]["frames"] == 3 * 64 and records[2]["rollout/length_mean"] <= 7  # then the new env kwargs

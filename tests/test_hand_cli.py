@@ -1,7 +1,7 @@
 """CLI smoke on the Shadow Hand tasks: train.py with the shadow architecture, reward configs, observe.py videos."""
 import json
 
-from tests.conftest import run_script
+from tests.conftest import progress_records, run_script
 
 SMALL = ("--workers", "2", "--horizon", "32", "--batch-size", "32", "--tbptt", "8", "--epochs", "1",
          "--iterations", "2", "--seed", "5")
@@ -12,18 +12,13 @@ def _only_agent(storage):
     return agent_id, json.loads((storage / "experiments" / agent_id / "meta.json").read_text())
 
 
-def _progress(storage, agent_id):
-    lines = (storage / "experiments" / agent_id / "progress.jsonl").read_text().splitlines()
-    return [json.loads(line) for line in lines]
-
-
 def test_reach_with_shadow_gru_and_a_gif_every_cycle(storage):
     proc = run_script("train.py", "ReachAbsolute-v0", "--architecture", "shadow", "--model", "gru",
                       "--gif-every", "2", *SMALL)
     assert "shadow/gru" in proc.stdout and "preset hand" in proc.stdout
     agent_id, meta = _only_agent(storage)
     assert meta["config"]["architecture"] == "shadow" and meta["reward_config"]["values"]["success_distance"] == 0.02
-    assert [r["iteration"] for r in _progress(storage, agent_id)] == [0, 1]
+    assert [r["iteration"] for r in progress_records(storage, agent_id)] == [0, 1]
     assert (storage / "experiments" / agent_id / "gifs" / "2.gif").stat().st_size > 1000
 
 
@@ -33,7 +28,7 @@ def test_manipulate_preset_with_penalized_force_then_observe_gif(storage):
     agent_id, meta = _only_agent(storage)
     assert meta["reward_config"]["name"] == "manipulate.penalized_force"
     assert meta["reward_config"]["values"]["force_multiplier"] == 0.1
-    assert len(_progress(storage, agent_id)) == 2
+    assert len(progress_records(storage, agent_id)) == 2
     out = storage / "block.gif"
     run_script("observe.py", agent_id, "--output", str(out), "--max-steps", "15")
     assert out.stat().st_size > 1000 and out.read_bytes()[:3] == b"GIF"

@@ -2,9 +2,10 @@
 config's `iterations` and when resuming with more iterations; never lr 0 before the target."""
 import pytest
 
-from dexterity.agent.learner import adapt_lr, learning_rate
+from dexterity.agent.learner import Learner, adapt_lr, learning_rate
 from dexterity.agent.ppo import PPOAgent
 from dexterity.configs.hp_config import make_config
+from dexterity.errors import ConfigError
 
 LR = 1e-3
 TINY = dict(workers=2, horizon=16, batch_size=16, epochs=1, sequential=True, seed=4, lr_pi=LR)
@@ -81,9 +82,30 @@ def test_adaptive_rate_starts_at_lr_pi_when_the_schedule_or_lr_pi_changes(storag
         agent_id = agent.agent_id
     with PPOAgent.fork(agent_id, changes={"lr_pi": 5e-4}, verbose=False) as agent:
         assert _adaptive_lrs(agent.drill(3)) == pytest.approx([5e-4], rel=1e-6)
-    constant = make_config(**{**TINY, "epochs": 2})
-    with PPOAgent("CartPole-v1", constant, verbose=False) as agent:
-        agent.drill(1)
+    decayed = make_config(lr_schedule="exponential", lr_decay=0.5, **{**TINY, "epochs": 2})
+    with PPOAgent("CartPole-v1", decayed, verbose=False) as agent:
+        agent.drill(2)  # leaves 5e-4 in the optimizer
         agent_id = agent.agent_id
     with PPOAgent.fork(agent_id, changes={"lr_schedule": "adaptive", "adaptive_kl": 1e-9}, verbose=False) as agent:
-        assert _adaptive_lrs(agent.drill(3)) == pytest.approx([LR, LR / 2.25], rel=1e-6)
+        assert _adaptive_lrs(agent.drill(4)) == pytest.approx([LR, LR / 2.25], rel=1e-6)
+
+
+def test_the_adaptive_rate_changes_between_the_epochs_of_a_cycle(storage, monkeypatch):
+    seen = []
+    run_epoch = Learner._run_epoch
+
+    def spy(self, data, order):
+        seen.append(self.current_lr())  # the rate this epoch's steps use
+        return run_epoch(self, data, order)
+
+    monkeypatch.setattr(Learner, "_run_epoch", spy)
+    config = make_config(lr_schedule="adaptive", adaptive_kl=1e-9, **{**TINY, "epochs": 3})
+    with PPOAgent("CartPole-v1", config, verbose=False) as agent:
+        agent.drill(2)
+    assert seen == pytest.approx([LR / 1.5 ** k for k in range(6)], rel=1e-6)
+
+
+def test_adaptive_lr_pi_outside_the_bounds_is_refused():
+    with pytest.raises(ConfigError, match="lr_pi"):
+        make_config(lr_schedule="adaptive", lr_pi=0.02)
+    assert make_config(lr_schedule="linear", lr_pi=0.02)["lr_pi"] == 0.02

@@ -144,7 +144,8 @@ class PPOAgent:
             if not keeps_saved_lr(info["config"], self.config):
                 self.learner.optimizer.learning_rate = self.config["lr_pi"]
         elif self.verbose:  # other trainable variables: the saved Adam moments do not fit
-            print("note: --freeze-components changed since the save: the optimizer state starts afresh")
+            print("note: --freeze-components changed since the save: the optimizer state (and the learning "
+                  "rate) starts afresh")
         norms = ckpt.load_normalisers(folder)
         self.brain.state_norm.load_state_dict(norms.get("state") or {})
         self.reward_norm.load_state_dict(norms.get("reward") or {})

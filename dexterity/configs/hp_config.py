@@ -187,6 +187,9 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
     checked = {name: _check_value(name, config[name]) for name in PARAMETERS}
     if checked["lr_schedule"] == "none":
         checked["lr_schedule"] = None
+    if checked["lr_schedule"] == "adaptive" and not 1e-6 <= checked["lr_pi"] <= 1e-2:
+        raise ConfigError(f"config: lr_pi ({checked['lr_pi']}) must be within the adaptive schedule's bounds "
+                          "1e-6 and 1e-2")
     data = checked["workers"] * checked["horizon"]
     if checked["batch_size"] > data:
         raise ConfigError(f"config: batch_size ({checked['batch_size']}) is larger than the data of one cycle "

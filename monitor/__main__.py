@@ -23,7 +23,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1",
                         help="interface to listen on (default 127.0.0.1: this machine only; "
                              "use an SSH tunnel to look from elsewhere)")
-    parser.add_argument("--port", type=int, default=5000, help="port (default 5000)")
+    parser.add_argument("--port", type=int, default=5000, help="port, 1 to 65535 (default 5000)")
     parser.add_argument("--allow-host", action="append", default=[], metavar="NAME",
                         help="also answer requests addressed to NAME (a tunnel's or reverse proxy's "
                              "host name); 127.0.0.1, localhost and --host are always answered")
@@ -41,6 +41,12 @@ def main(argv: list[str] | None = None) -> int:
     """Start the monitor's web server (Flask's threaded server)."""
     args = parse_args(argv)
     root = Path(args.storage)
+    if not 1 <= args.port <= 65535:
+        print(f"error: --port must be in 1..65535, got {args.port}", file=sys.stderr)
+        return 2
+    if root.exists() and not root.is_dir():
+        print(f"error: --storage {args.storage} is not a folder", file=sys.stderr)
+        return 2
     if not (root / "experiments").is_dir():
         print(f"[monitor] note: {root.resolve()}/experiments does not exist (yet); "
               "the overview stays empty until a run writes there", file=sys.stderr)

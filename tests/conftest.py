@@ -42,6 +42,15 @@ def run_script(script: str, *args: str, timeout: float = 600, check: bool = True
     return proc
 
 
+def assert_one_line_error(proc: subprocess.CompletedProcess, text: str) -> None:
+    """The project rule for bad input: exit code 2 and a single stderr line `error: ...` containing
+    `text` (say, the flag), no traceback."""
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and text in lines[0], proc.stderr[-3000:]
+
+
 # ---- tests that must not share a process with TensorFlow ------------------------------------
 # MuJoCo rendering segfaults in a process that has loaded TensorFlow, and the test session loads it
 # (many test modules import it). A test marked `isolated` is run on its own in a fresh

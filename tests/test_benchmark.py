@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import progress_records, run_script
+from conftest import assert_one_line_error, progress_records, run_script
 
 SMALL = ["--workers", "2", "--horizon", "32", "--batch-size", "32", "--epochs", "2", "--sequential"]
 
@@ -105,9 +105,17 @@ def test_deterministic_without_evaluation_is_an_error_line(storage):
     assert proc.returncode == 2 and proc.stderr.startswith("error: --deterministic applies to the evaluation")
 
 
-def test_bad_config_is_an_error_line(storage):
-    proc = run_script("benchmark.py", "CartPole-v1", "x", "-r", "1", "-i", "1", "-c", "nope", check=False)
-    assert proc.returncode == 2 and proc.stderr.startswith("error: unknown preset 'nope'")
+@pytest.mark.parametrize("args, text", [
+    (["-r", "1", "-i", "1", "-c", "nope"], "unknown preset 'nope'"),
+    (["-i", "0", "-c", "default"], "-i/--cycles must be at least 1, got 0"),  # not the default 100 cycles
+    (["--steps", "0", "-c", "default"], "--steps must be at least 1, got 0"),
+    (["-r", "0", "-i", "1", "-c", "default"], "--repetitions"),
+    (["-i", "1", "-e", "--eval-episodes", "0", "-c", "default"], "--eval-episodes"),
+    (["-i", "1", "-c", "default", "--lr-pi", "nan"], "--lr-pi must be finite"),
+])
+def test_bad_input_is_an_error_line_before_any_training(storage, args, text):
+    assert_one_line_error(run_script("benchmark.py", "CartPole-v1", "x", *args, check=False), text)
+    assert not storage.exists()
 
 
 def test_learning_curve_windows_weight_rollout_keys_by_episodes(tmp_path):

@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import progress_records, run_script
+from conftest import assert_one_line_error, progress_records, run_script
 
 SMALL = ["--iterations", "2", "--workers", "2", "--horizon", "32", "--batch-size", "32", "--epochs", "2",
          "--seed", "1"]
@@ -100,6 +100,9 @@ def test_evaluate_reports_mean_and_std(storage):
     (["CartPole-v1", "--batch-size", "4096", "--workers", "2", "--horizon", "32"], "batch_size"),
     (["--load-from", "20200101-000000-0000"], "no saved agent"),
     (["CartPole-v1", "--env-kwargs", "{bad"], "not valid JSON"),
+    (["CartPole-v1", "--seed", "-5"], "--seed must be non-negative, got -5"),
+    (["CartPole-v1", "--lr-pi", "nan"], "--lr-pi must be finite"),
+    (["--load-from", "20200101-000000-0000", "--seed", "-5"], "--seed must be non-negative"),  # before the lookup
 ])
 def test_bad_input_gives_one_line_and_exit_code_2(storage, args, message):
     proc = run_script("train.py", *args, check=False)
@@ -107,6 +110,18 @@ def test_bad_input_gives_one_line_and_exit_code_2(storage, args, message):
     assert "Traceback" not in proc.stderr
     lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and message in lines[0], proc.stderr
+
+
+@pytest.mark.parametrize("args, flag", [
+    (["--seed", "-5"], "--seed"),
+    (["--seed", str(2 ** 32)], "--seed"),
+    (["--workers", "-2"], "--workers"),
+    (["--workers", "0"], "--workers"),
+    (["-n", "0"], "--episodes"),
+])
+def test_evaluate_bad_numbers_are_one_line_before_the_agent_loads(storage, args, flag):
+    """Checked before anything else: the agent id does not even exist, and that is not what is reported."""
+    assert_one_line_error(run_script("evaluate.py", "20200101-000000-0000", *args, check=False), flag)
 
 
 def test_corrupt_agent_is_reported_and_left_untouched(storage):

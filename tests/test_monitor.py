@@ -300,6 +300,23 @@ def test_command_line_serves_the_storage(root: Path, tmp_path: Path) -> None:
     assert "Debugger is active" not in out and str(root) in out
 
 
+@pytest.mark.parametrize("args, text", [
+    (["--port", "-1"], "--port must be in 1..65535, got -1"),
+    (["--port", "70000"], "--port must be in 1..65535, got 70000"),
+    (["--port", "0"], "--port"),
+    (["--storage", "{file}"], "is not a folder"),
+])
+def test_command_line_bad_port_or_storage_is_one_line(tmp_path: Path, args: list[str], text: str) -> None:
+    (tmp_path / "file").write_text("keep")
+    args = [a.format(file=tmp_path / "file") for a in args]
+    proc = subprocess.run([sys.executable, "-m", "monitor", *args], cwd=tmp_path, capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=120)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert len(lines) == 1 and lines[0].startswith("error: ") and text in lines[0], proc.stderr
+    assert (tmp_path / "file").read_text() == "keep"
+
+
 def test_compare_tolerates_odd_configs_and_repeated_cycles(client, root: Path) -> None:
     meta_path = root / "experiments" / "exp-c" / "meta.json"
     meta = json.loads(meta_path.read_text())

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import run_script
+from tests.conftest import assert_one_line_error, run_script
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -66,6 +66,29 @@ def test_errors_are_one_line_and_exit_2(agent, args, message):
     proc = run_script("observe.py", *argv, "--storage", str(root), check=False)
     assert proc.returncode == 2, proc.stderr
     assert message in proc.stderr and proc.stderr.strip().count("\n") == 0, proc.stderr
+
+
+@pytest.mark.parametrize("args, text", [
+    (["--seed", "-5"], "--seed"),
+    (["--seed", str(2 ** 32)], "--seed"),
+    (["--episodes", "0"], "--episodes"),
+    (["--fps", "0"], "--fps"),
+    (["--output", "{file}/x.gif"], "is not a folder"),
+    (["--output", "{tmp}"], ".gif or .mp4"),
+    (["--output", "{tmp}/folder.gif"], "is a folder"),
+    pytest.param(["--output", "/proc/x.gif"], "--output /proc/x.gif: cannot write in /proc",
+                 marks=pytest.mark.skipif(not Path("/proc").is_dir(), reason="no /proc")),
+])
+def test_bad_flags_are_one_line_before_the_agent_loads(storage, tmp_path, args, text):
+    """Flags are checked first (the agent id does not even exist); an --output folder that is missing but
+    can be made is not made before the run."""
+    (tmp_path / "file").write_text("")
+    (tmp_path / "folder.gif").mkdir()
+    args = [a.format(file=tmp_path / "file", tmp=tmp_path) for a in args]
+    assert_one_line_error(run_script("observe.py", "nope-agent", *args, check=False), text)
+    proc = run_script("observe.py", "nope-agent", "--output", str(tmp_path / "new" / "x.gif"), check=False)
+    assert_one_line_error(proc, "no saved agent")
+    assert not (tmp_path / "new").exists()
 
 
 def test_corrupt_weights_give_a_clear_error(agent, tmp_path):

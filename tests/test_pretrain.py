@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from conftest import run_script
+from conftest import assert_one_line_error, run_script
 
 SIZE, SAMPLES = 48, 400
 
@@ -106,3 +106,13 @@ def test_shape_mismatch_is_one_line_error(scenes, tf, monkeypatch):
     assert "\n" not in str(info.value)
     proc = run_script("train.py", "CartPole-v1", "--preload", "nothing-here", check=False)
     assert proc.returncode == 2 and proc.stderr.startswith("error: --preload nothing-here")
+
+
+@pytest.mark.parametrize("args, flag", [
+    (["--lr", "nan"], "--lr"), (["--lr", "-1"], "--lr"), (["--lr", "0"], "--lr"), (["--lr", "inf"], "--lr"),
+    (["--epochs", "0"], "--epochs"), (["--batch-size", "0"], "--batch-size"), (["--samples", "5"], "--samples"),
+    (["--size", "8"], "--size"), (["--processes", "-1"], "--processes"), (["--seed", "-1"], "--seed"),
+])
+def test_bad_numbers_are_one_line_before_any_scene_is_rendered(storage, args, flag):
+    assert_one_line_error(run_script("pretrain.py", "hands", *args, check=False), flag)
+    assert not (storage / "pretrained").exists()

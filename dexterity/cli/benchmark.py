@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from dexterity.cli.common import add_config_flags, config_changes, run_main, set_storage
+from dexterity.cli.common import add_config_flags, check_count, config_changes, run_main, set_storage
 from dexterity.configs.hp_config import PARAMETERS, derive_config, get_preset
 from dexterity.errors import ConfigError, DexterityError
 from dexterity.groups import benchmark_group
@@ -101,7 +101,7 @@ def confidence_band(curves: np.ndarray) -> dict[str, list[float]]:
 def cycles_for(args: argparse.Namespace, config: dict[str, Any]) -> int:
     """Training cycles of a config: -i, or the cycles that reach --steps env steps (100 by default)."""
     if args.steps is None:
-        return args.cycles or 100
+        return 100 if args.cycles is None else args.cycles
     return math.ceil(args.steps / (config["workers"] * config["horizon"]))
 
 
@@ -234,8 +234,9 @@ def _check_args(args: argparse.Namespace) -> Path | None:
     """One-line errors for bad numbers and an unusable --results folder (made when missing) before any training."""
     if args.cycles is not None and args.steps is not None:
         raise DexterityError("give -i (cycles) or --steps, not both")
-    if args.repetitions < 1 or (args.cycles or 1) < 1 or (args.steps or 1) < 1 or args.eval_episodes < 1:
-        raise DexterityError("-r, -i, --steps and --eval-episodes must be at least 1")
+    for flag, value in (("-r/--repetitions", args.repetitions), ("-i/--cycles", args.cycles),
+                        ("--steps", args.steps), ("--eval-episodes", args.eval_episodes)):
+        check_count(flag, value)  # None: not given
     if args.deterministic and not args.evaluate:
         raise DexterityError("--deterministic applies to the evaluation: add -e")
     if args.results is None:

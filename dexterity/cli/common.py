@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from typing import Any, Callable
 
-from dexterity.configs.hp_config import PARAMETERS
+from dexterity.configs.hp_config import PARAMETERS, check_value
 from dexterity.errors import DexterityError
 
 # hp parameters whose flag is only the negative form, as in the original usage line
@@ -64,8 +65,32 @@ def add_config_flags(parser: argparse.ArgumentParser, skip: tuple[str, ...] = ()
 
 
 def config_changes(args: argparse.Namespace) -> dict[str, Any]:
-    """The hp parameters given explicitly on the command line."""
-    return {name: getattr(args, name) for name in PARAMETERS if hasattr(args, name)}
+    """The hp parameters given explicitly on the command line, each checked against its declaration
+    (finite, its range) so that a bad value is one line naming its flag before anything is built."""
+    return {name: check_value(name, getattr(args, name), flag_name(name)) for name in PARAMETERS
+            if hasattr(args, name)}
+
+
+SEED_LIMIT = 2 ** 32  # numpy's legacy and Keras' seeding take seeds below 2^32
+
+
+def check_count(flag: str, value: int | None, minimum: int = 1) -> None:
+    """DexterityError naming `flag` when an integer flag (None: not given) is below `minimum`."""
+    if value is not None and value < minimum:
+        rule = "non-negative" if minimum == 0 else f"at least {minimum}"
+        raise DexterityError(f"{flag} must be {rule}, got {value}")
+
+
+def check_positive(flag: str, value: float | None) -> None:
+    """DexterityError naming `flag` unless a float flag (None: not given) is finite and above 0."""
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise DexterityError(f"{flag} must be a positive finite number, got {value}")
+
+
+def check_seed(flag: str, value: int | None) -> None:
+    """DexterityError naming `flag` unless a seed flag (None: not given) is in 0 .. 2^32 - 1."""
+    if value is not None and not 0 <= value < SEED_LIMIT:
+        raise DexterityError(f"{flag} must be non-negative and below 2^32, got {value}")
 
 
 def _exit(code: int) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from dexterity.cli.common import parse_env_kwargs, run_main, set_storage
+from dexterity.cli.common import check_count, check_seed, parse_env_kwargs, run_main, set_storage
 
 EVAL_SEED = 12345  # default seed of the evaluation envs and sampling
 
@@ -22,7 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--env", default=None, help="evaluate on another env id than the agent's")
     parser.add_argument("--env-kwargs", default=None, metavar="JSON",
                         help="override the agent's env kwargs, as JSON (e.g. a harder goal_angle)")
-    parser.add_argument("--workers", type=int, default=0, help="parallel envs (default: min(episodes, 8))")
+    parser.add_argument("--workers", type=int, default=None, help="parallel envs (default: min(episodes, 8))")
     parser.add_argument("--sequential", action=argparse.BooleanOptionalAction, default=None,
                         help="run the envs in this process (--no-sequential: in worker processes; default: "
                              "chosen from a measured env step cost, rendering envs in workers)")
@@ -38,6 +38,7 @@ def evaluate(agent_id: str | None, episodes: int, which: str | None = None, dete
     """Run `episodes` episodes of a saved agent; returns {agent_id, iteration, save, env_id, records}.
 
     env_kwargs update the kwargs the agent was trained with (None values included, e.g. goal_angle).
+    workers: parallel envs, 0 for min(episodes, 8).
     sequential: True in this process, False in worker processes, None chosen (dexterity.envlayout).
     """
     from dexterity.agent.checkpoint import checkpoint_dir, load_brain, read_info, spread_states
@@ -46,6 +47,8 @@ def evaluate(agent_id: str | None, episodes: int, which: str | None = None, dete
     from dexterity.errors import DexterityError
     if episodes < 1:
         raise DexterityError("-n must be at least 1")
+    if workers < 0:
+        raise DexterityError(f"--workers must be at least 1, got {workers}")
     if which is None:
         from dexterity.storage import models_dir, resolve_agent_id
         agent_id = resolve_agent_id(agent_id)
@@ -88,14 +91,22 @@ def evaluation_record(result: dict[str, Any], deterministic: bool, seed: int,
             **({"consecutive_goals": float(np.mean(goals)), "consecutive_goals_max": max(goals)} if goals else {})}
 
 
+def check_args(args: argparse.Namespace) -> None:
+    """One-line errors for bad numbers, before TensorFlow loads and any episode runs."""
+    check_count("-n/--episodes", args.episodes)
+    check_count("--workers", args.workers)
+    check_seed("--seed", args.seed)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    check_args(args)
     overrides = parse_env_kwargs(args.env_kwargs)
     set_storage(args.storage)
     from dexterity import tf_setup
     tf_setup.tensorflow(cpu=args.cpu)
     from dexterity.storage import ExperimentLog
-    result = evaluate(args.id, args.episodes, args.save, args.deterministic, args.env, args.workers,
+    result = evaluate(args.id, args.episodes, args.save, args.deterministic, args.env, args.workers or 0,
                       args.sequential, args.seed, overrides)
     rec = evaluation_record(result, args.deterministic, args.seed, overrides)
     line = (f"agent {result['agent_id']} ({result['save']}, cycle {result['iteration']}) on {result['env_id']}: "

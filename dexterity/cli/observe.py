@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from dexterity.agent.acting import ActLoop
-from dexterity.cli.common import parse_env_kwargs, run_main, set_storage
+from dexterity.cli.common import check_count, check_seed, parse_env_kwargs, run_main, set_storage
 from dexterity.errors import DexterityError
 
 
@@ -139,17 +139,41 @@ def observe(args: argparse.Namespace) -> tuple[list[dict[str, Any]], Path | None
     if frames is not None:
         if not frames or frames[0].ndim != 3:
             raise DexterityError(f"{env_id} renders no rgb frames")
-        path = write_video(frames, args.output or default_output(info, which), fps=args.fps)
+        target = args.output or default_output(info, which)
+        try:
+            path = write_video(frames, target, fps=args.fps)
+        except OSError as exc:  # e.g. the disk filled up during the episodes
+            raise DexterityError(f"cannot write the video {target} ({exc.strerror or exc})") from None
     return records, path, {**info, "save": which, "observed_env": env_id}
+
+
+def check_output(path: Path) -> None:
+    """--output must be a .gif or .mp4 file whose folder exists or can be made: the nearest existing
+    folder on its path takes files (a probe file, removed at once; nothing else is made before the run)."""
+    import tempfile
+    if path.suffix.lower() not in (".gif", ".mp4"):
+        raise DexterityError(f"--output must end in .gif or .mp4, got {path}")
+    folder = path.parent
+    try:
+        if path.is_dir():
+            raise DexterityError(f"--output {path} is a folder; give a file name ending in .gif or .mp4")
+        folder = next(f for f in (path.parent, *path.parent.parents) if f.exists())  # the root always exists
+        if not folder.is_dir():
+            raise DexterityError(f"--output {path}: {folder} is not a folder")
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise DexterityError(f"--output {path}: cannot write in {folder} ({exc.strerror or exc})") from None
 
 
 def check_args(args: argparse.Namespace) -> None:
     """Errors found without TensorFlow: bad numbers, bad --output, unknown agent id."""
     from dexterity.storage import resolve_agent_id
-    if args.episodes < 1 or args.max_steps < 1 or args.fps < 1:
-        raise DexterityError("--episodes, --max-steps and --fps must be at least 1")
-    if args.output and Path(args.output).suffix.lower() not in (".gif", ".mp4"):
-        raise DexterityError(f"--output must end in .gif or .mp4, got {args.output}")
+    for flag, value in (("--episodes", args.episodes), ("--max-steps", args.max_steps), ("--fps", args.fps)):
+        check_count(flag, value)
+    check_seed("--seed", args.seed)
+    if args.output:
+        check_output(Path(args.output))
     args.env_kwargs_dict = parse_env_kwargs(args.env_kwargs)
     args.id = resolve_agent_id(args.id)
 

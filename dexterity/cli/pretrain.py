@@ -6,7 +6,7 @@ import sys
 import time
 from typing import Any
 
-from dexterity.cli.common import run_main, set_storage
+from dexterity.cli.common import check_count, check_positive, check_seed, run_main, set_storage
 from dexterity.errors import DexterityError
 
 CHOICES = ("classify", "reconstruct", "hands", "c", "r", "h")
@@ -37,12 +37,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _check(args: argparse.Namespace, task: str) -> None:
+    """One-line errors for bad flags before any scene is rendered."""
+    from dexterity.pretraining.data import MIN_SIZE
     if task == "reconstruct" and args.size % 4:
         raise DexterityError(f"--size {args.size}: the reconstruct task needs an image size divisible by 4")
-    if args.epochs < 1:
-        raise DexterityError("--epochs must be at least 1")
-    if args.batch_size < 1:
-        raise DexterityError("--batch-size must be at least 1")
+    for flag, value in (("--epochs", args.epochs), ("--batch-size", args.batch_size)):
+        check_count(flag, value)
+    check_count("--samples", args.samples, 10)
+    check_count("--size", args.size, MIN_SIZE)
+    check_count("--processes", args.processes, 0)
+    check_positive("--lr", args.lr)
+    check_seed("--seed", args.seed)
     from dexterity.pretrained import check_pretrained, pretrained_dir
     pretrained_dir(args.name or "x")  # a valid name, before minutes of work
     if args.load:

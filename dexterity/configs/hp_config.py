@@ -117,7 +117,8 @@ PARAMETERS: dict[str, Param] = {
                                      "numeric field of each progress record, at the env frame count as step"),
     "histogram_every": Param(10, int, "write TensorBoard histograms of the model weights every N cycles (0: never)",
                              check=_non_negative, check_text="non-negative"),
-    "seed": Param(None, int, "random seed (none: drawn at random and saved)", nullable=True),
+    "seed": Param(None, int, "random seed (none: drawn at random and saved)", nullable=True, check=_non_negative,
+                  check_text="non-negative"),
     "cpu": Param(False, bool, "force the CPU even where TensorFlow sees GPUs"),
     "debug": Param(False, bool, "debug mode: eager TensorFlow, extra checks and output"),
 }
@@ -150,25 +151,29 @@ PRESET_ENV_KWARGS: dict[str, dict[str, Any]] = {
 }
 
 
-def _check_value(name: str, value: Any) -> Any:
-    """Validate one parameter value against its declaration; returns the (normalised) value."""
+def check_value(name: str, value: Any, label: str | None = None) -> Any:
+    """Validate one parameter value against its declaration; returns the (normalised) value.
+
+    Errors name the value as `label` (a command-line flag, say), by default as "config: 'name'".
+    """
     param = PARAMETERS[name]
+    label = label or f"config: '{name}'"
     if value is None:
         if param.nullable:
             return None
-        raise ConfigError(f"config: '{name}' must not be empty")
+        raise ConfigError(f"{label} must not be empty")
     kinds = param.kind if isinstance(param.kind, tuple) else (param.kind,)
     if float in kinds and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if bool not in kinds and isinstance(value, bool) or not isinstance(value, kinds):
-        raise ConfigError(f"config: '{name}' must be of type {kinds[0].__name__}, got {value!r}")
+        raise ConfigError(f"{label} must be of type {kinds[0].__name__}, got {value!r}")
     if isinstance(value, float) and not math.isfinite(value):
-        raise ConfigError(f"config: '{name}' must be finite, got {value!r}")
+        raise ConfigError(f"{label} must be finite, got {value!r}")
     if param.choices is not None and value not in param.choices:
         allowed = ", ".join(str(c) for c in param.choices if c is not None)
-        raise ConfigError(f"config: '{name}' must be one of {allowed}, got {value!r}")
+        raise ConfigError(f"{label} must be one of {allowed}, got {value!r}")
     if param.check is not None and not param.check(value):
-        raise ConfigError(f"config: '{name}' must be {param.check_text}, got {value!r}")
+        raise ConfigError(f"{label} must be {param.check_text}, got {value!r}")
     return value
 
 
@@ -184,7 +189,7 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
     missing = sorted(set(PARAMETERS) - set(config))
     if missing:
         raise ConfigError(f"config: missing parameter(s) {', '.join(missing)}")
-    checked = {name: _check_value(name, config[name]) for name in PARAMETERS}
+    checked = {name: check_value(name, config[name]) for name in PARAMETERS}
     if checked["lr_schedule"] == "none":
         checked["lr_schedule"] = None
     if checked["lr_schedule"] == "adaptive" and not 1e-6 <= checked["lr_pi"] <= 1e-2:

@@ -206,20 +206,19 @@ class ExperimentLog:
         _append_line(self.progress_path, line)
 
     def read_progress(self) -> list[dict[str, Any]]:
-        """Every complete record (a half-written last line is skipped)."""
+        """Every complete record (a half-written last line, or any line that is not a JSON object,
+        is skipped)."""
         if not self.progress_path.exists():
             return []
         records = []
-        for line in self.progress_path.read_text().splitlines():
+        for line in self.progress_path.read_text(errors="replace").splitlines():
             try:
-                records.append(json.loads(line))
+                record = json.loads(line)
             except json.JSONDecodeError:
                 continue
+            if isinstance(record, dict):
+                records.append(record)
         return records
-
-    def truncate_progress(self, iteration: int) -> None:
-        """Drop records from `iteration` on (a resumed run rewrites cycles after its checkpoint)."""
-        self.write_progress([r for r in self.read_progress() if r.get("iteration", 0) < iteration])
 
     def write_progress(self, records: list[dict[str, Any]]) -> None:
         """Replace progress.jsonl by `records` (atomically)."""

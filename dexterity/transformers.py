@@ -71,7 +71,11 @@ class RunningMoments:
         return {"count": n, "mean": np.asarray(mean).tolist(), "var": np.asarray(var).tolist()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.base = (float(state["count"]), np.asarray(state["mean"], np.float64), np.asarray(state["var"], np.float64))
+        """Restore saved statistics; ValueError when they do not have this object's shape."""
+        mean, var = np.asarray(state["mean"], np.float64), np.asarray(state["var"], np.float64)
+        if mean.shape != self.base[1].shape or var.shape != self.base[1].shape:
+            raise ValueError(f"statistics of shape {mean.shape} where {self.base[1].shape} is expected")
+        self.base = (float(state["count"]), mean, var)
         self.delta = (0.0, np.zeros_like(self.base[1]), np.zeros_like(self.base[2]))
 
 

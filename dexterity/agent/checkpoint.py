@@ -131,10 +131,30 @@ def checkpoint_dir(agent_id: str | None, which: str = "last") -> Path:
     return folder
 
 
+_INFO_FIELDS: dict[str, tuple[tuple[type, ...], bool]] = {  # field: (types, required)
+    "config": ((dict,), True), "env_id": ((str,), True), "iteration": ((int,), True), "frames": ((int,), True),
+    "best_return": ((int, float, type(None)), False), "wall_time": ((int, float, type(None)), False),
+    "env_kwargs": ((dict, type(None)), False), "env_states": ((list, type(None)), False),
+    "plugins": ((list, tuple), False), "preset": ((str, type(None)), False)}
+
+
+def _check_info(info: Any, path: Path) -> None:
+    """AgentNotFoundError naming the first missing or mistyped field of an agent.json."""
+    if not isinstance(info, dict):
+        raise AgentNotFoundError(f"{path} is not a dexterity checkpoint")
+    for name, (types, required) in _INFO_FIELDS.items():
+        if name not in info:
+            if required:
+                raise AgentNotFoundError(f"{path} is not a dexterity checkpoint (no '{name}')")
+            continue
+        value = info[name]
+        if not isinstance(value, types) or isinstance(value, bool) or (name in ("iteration", "frames") and value < 0):
+            raise AgentNotFoundError(f"{path} is corrupt: '{name}' is {value!r}")
+
+
 def read_info(folder: Path) -> dict[str, Any]:
     info = read_json(folder / "agent.json", "checkpoint")
-    if not isinstance(info, dict) or "config" not in info or "env_id" not in info:
-        raise AgentNotFoundError(f"{folder / 'agent.json'} is not a dexterity checkpoint")
+    _check_info(info, folder / "agent.json")
     from dexterity.environments import saved_env_kwargs
     info["env_kwargs"] = saved_env_kwargs(info["env_id"], info.get("env_kwargs"))
     return info
@@ -151,14 +171,15 @@ def load_brain(folder: Path, info: dict[str, Any] | None = None, config: dict[st
     try:
         brain = build_brain(config or info["config"], spaces["senses"], spaces["observation_space"],
                             spaces["action_space"], int(info["config"].get("seed") or 0))
+    except (KeyError, TypeError) as exc:
+        raise AgentNotFoundError(f"{folder / 'spaces.pkl'} is corrupt ({exc!r})") from None
     except ConfigError as exc:
         raise AgentNotFoundError(f"checkpoint {folder} cannot be rebuilt: {exc}") from None
     try:
         brain.policy.model.set_weights(_load_npz(folder / "weights.npz"))
     except ValueError as exc:
         raise AgentNotFoundError(f"{folder / 'weights.npz'} does not fit the model: {exc}") from None
-    norms = read_json(folder / "normalisers.json", "checkpoint normalisers")
-    brain.state_norm.load_state_dict(norms.get("state") or {})
+    restore_normaliser(brain.state_norm, load_normalisers(folder), "state", folder)
     return brain
 
 
@@ -170,13 +191,32 @@ def load_optimizer(folder: Path, optimizer: Any) -> None:
     if len(values) != len(optimizer.variables):
         raise AgentNotFoundError(f"{path} does not fit the optimizer ({len(values)} arrays)")
     for v, value in zip(optimizer.variables, values):
+        if tuple(v.shape) != value.shape:
+            raise AgentNotFoundError(f"{path} does not fit the optimizer ({v.path}: {value.shape} for {tuple(v.shape)})")
+    for v, value in zip(optimizer.variables, values):
         v.assign(value)
 
 
 def load_normalisers(folder: Path) -> dict[str, Any]:
-    return read_json(folder / "normalisers.json", "checkpoint normalisers")
+    """normalisers.json: {"state": statistics or null, "reward": statistics or null}."""
+    path = folder / "normalisers.json"
+    norms = read_json(path, "checkpoint normalisers")
+    if not isinstance(norms, dict) or any(not isinstance(norms.get(k), (dict, type(None))) for k in ("state", "reward")):
+        raise AgentNotFoundError(f"{path} is corrupt (not {{'state': ..., 'reward': ...}})")
+    return norms
+
+
+def restore_normaliser(norm: Transformer, norms: dict[str, Any], which: str, folder: Path) -> None:
+    """Load the `which` ('state' or 'reward') statistics of `load_normalisers` into `norm`."""
+    try:
+        norm.load_state_dict(norms.get(which) or {})
+    except (KeyError, TypeError, ValueError) as exc:
+        raise AgentNotFoundError(f"{folder / 'normalisers.json'}: the {which} statistics do not fit ({exc})") from None
 
 
 def load_rng(folder: Path) -> dict[str, Any]:
     path = folder / "rng.json"
-    return json.loads(path.read_text()) if path.exists() else {}
+    rng = read_json(path, "checkpoint RNG state") if path.exists() else {}
+    if not isinstance(rng, dict):
+        raise AgentNotFoundError(f"{path} is corrupt (not a JSON object)")
+    return rng

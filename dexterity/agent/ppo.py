@@ -27,7 +27,7 @@ from dexterity.devices import Role, plan_roles
 from dexterity.distributed import Comm
 from dexterity.envpool import EnvPool
 from dexterity.environments import pinned_env_kwargs
-from dexterity.errors import ConfigError, StorageError
+from dexterity.errors import AgentNotFoundError, ConfigError, StorageError
 from dexterity.storage import ExperimentLog, models_dir, new_agent_id, utc_now
 from dexterity.transformers import make_transformer
 
@@ -68,6 +68,7 @@ class PPOAgent:
         self.n_envs = envs_per_rank(config, self.comm.size)
         self.iteration, self.frames, self.wall_offset, self.best_return = 0, 0, 0.0, -np.inf
         self.history: list[dict[str, Any]] = []
+        self._rewrite_progress, self._new_meta = False, {}  # what `_start_log` writes (resume, fork)
         seed, rank = config["seed"], self.comm.rank
         self.pool = EnvPool(env_id, self.n_envs, seed, rank, config["processes"], config["sequential"],
                             self.env_kwargs, self.plugins, index_offset=rank * self.n_envs,
@@ -106,8 +107,8 @@ class PPOAgent:
                which: str = "last", **kwargs: Any) -> "PPOAgent":
         """Rebuild a saved agent and continue its run: same id, iteration count, curves and state."""
         folder = ckpt.checkpoint_dir(agent_id, which)
-        info = ckpt.read_info(folder)
-        agent = cls(info["env_id"], ckpt.saved_config(info, changes), comm=comm, agent_id=info["agent_id"],
+        info = ckpt.read_info(folder)  # the folder's name is the id: a copied agent writes to its copy
+        agent = cls(info["env_id"], ckpt.saved_config(info, changes), comm=comm, agent_id=folder.parent.name,
                     env_kwargs=info.get("env_kwargs"), plugins=info.get("plugins", ()), preset=info.get("preset"),
                     **kwargs)
         agent._restore(folder, info)
@@ -119,25 +120,24 @@ class PPOAgent:
         """A new agent (a new id) that starts where the saved agent's checkpoint `which` (last, best
         or a cycle) stands: weights, optimizer, normalisers, the envs' training states, cycle and
         frame counts, and the curves up to that cycle. `changes` as for `resume`; `env_kwargs` are
-        merged key by key over the saved ones. The saved agent's files are only read."""
+        merged key by key over the saved ones. The saved agent's files are only read; the fork's
+        are written when it starts to train (`drill`)."""
         parent = ckpt.read_info(folder := ckpt.checkpoint_dir(agent_id, which))
+        parent_id = folder.parent.name
         agent = cls(parent["env_id"], ckpt.saved_config(parent, changes), comm=comm,
                     env_kwargs={**(parent.get("env_kwargs") or {}), **(env_kwargs or {})},
                     plugins=parent.get("plugins", ()), preset=parent.get("preset"), **kwargs)
         try:
-            agent._restore(folder, parent)
-            if agent.log is not None:
-                agent.history = [r for r in ExperimentLog(parent["agent_id"]).read_progress()
-                                 if r.get("iteration", 0) < agent.iteration]
-                agent.log.write_progress(agent.history)
-                agent.log.write_meta({"forked_from": {"agent_id": parent["agent_id"], "save": str(which),
-                                                      "iteration": agent.iteration}})
+            agent._restore(folder, parent, ExperimentLog(parent_id))
+            agent._new_meta = {"forked_from": {"agent_id": parent_id, "save": str(which), "iteration": agent.iteration}}
         except BaseException:
             agent.close()
             raise
         return agent
 
-    def _restore(self, folder: Any, info: dict[str, Any]) -> None:
+    def _restore(self, folder: Any, info: dict[str, Any], log: ExperimentLog | None = None) -> None:
+        """Load a checkpoint's state; the curves up to its cycle come from `log` (default: this
+        agent's) and are written back when `drill` starts, so a failing command changes no file."""
         self.policy.model.set_weights(ckpt.load_brain(folder, info, self.config).policy.model.get_weights())
         if info["config"].get("freeze_components") == self.config["freeze_components"]:
             ckpt.load_optimizer(folder, self.learner.optimizer)
@@ -147,21 +147,26 @@ class PPOAgent:
             print("note: --freeze-components changed since the save: the optimizer state (and the learning "
                   "rate) starts afresh")
         norms = ckpt.load_normalisers(folder)
-        self.brain.state_norm.load_state_dict(norms.get("state") or {})
-        self.reward_norm.load_state_dict(norms.get("reward") or {})
+        ckpt.restore_normaliser(self.brain.state_norm, norms, "state", folder)
+        ckpt.restore_normaliser(self.reward_norm, norms, "reward", folder)
         rng = ckpt.load_rng(folder)
-        if "learner" in rng and self.comm.size == rng.get("ranks", 1):
-            self.learner.rng.bit_generator.state = rng["learner"]
-        if "policy" in rng and self.comm.size == rng.get("ranks", 1):
-            self.policy.set_rng_state(rng["policy"])
+        try:
+            if "learner" in rng and self.comm.size == rng.get("ranks", 1):
+                self.learner.rng.bit_generator.state = rng["learner"]
+            if "policy" in rng and self.comm.size == rng.get("ranks", 1):
+                self.policy.set_rng_state(rng["policy"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise AgentNotFoundError(f"{folder}/rng.json is corrupt ({exc})") from None
         self._restore_env_states(info.get("env_states"))
         self.iteration, self.frames = int(info["iteration"]), int(info["frames"])
         best = info.get("best_return")
         self.wall_offset = float(info.get("wall_time") or 0.0)
         self.best_return = -np.inf if best is None else float(best)
         if self.log is not None:
-            self.log.truncate_progress(self.iteration)
-            self.history = self.log.read_progress()
+            records = (log or self.log).read_progress()
+            self.history = [r for r in records if isinstance(r.get("iteration", 0), int)
+                            and r.get("iteration", 0) < self.iteration]
+            self._rewrite_progress = True
 
     def _restore_env_states(self, states: list[Any] | None) -> None:
         """Give the envs the training states saved with the agent (rank 0's envs, cycled)."""
@@ -336,9 +341,12 @@ class PPOAgent:
     def _start_log(self, iterations: int) -> None:
         if self.log is None:
             return
+        if self._rewrite_progress:
+            self.log.write_progress(self.history)
+            self._rewrite_progress = False
         if self.config["tensorboard"] and self.events is None:
             self.events = EventLog.open(self.log.dir)
-        meta = self.log.read_meta()
+        meta = {**self.log.read_meta(), **self._new_meta}
         resumed = list(meta.get("resumed_at", [])) + [self.iteration]
         config = self.config
         self.log.write_meta({

@@ -16,7 +16,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="train.py", description="Train a policy with PPO on a Gymnasium environment.",
         epilog="Flags override the preset (--pcon), which defaults to one suited to the env's action space.")
-    parser.add_argument("env", nargs="?", default=DEFAULT_ENV, help=f"Gymnasium env id (default {DEFAULT_ENV})")
+    parser.add_argument("env", nargs="?", default=None,
+                        help=f"Gymnasium env id (default {DEFAULT_ENV}; with --load-from/--fork: the saved agent's)")
     parser.add_argument("--pcon", default=None, help=f"hyperparameter preset: {', '.join(list_presets())}")
     parser.add_argument("--rcon", default=None, help="reward config of a hand task, e.g. manipulate.penalized_force")
     parser.add_argument("--load-from", default=None, metavar="ID", help="resume the saved agent ID")
@@ -98,22 +99,35 @@ def parse_fork(text: str) -> tuple[str, str]:
     return agent_id, save or "last"
 
 
+def _check_saved_env(env_id: str | None, agent_id: str, save: str) -> None:
+    """ConfigError when an env is named beside --load-from/--fork and is not the saved agent's."""
+    if env_id is None:
+        return
+    from dexterity.agent import checkpoint as ckpt
+    saved = ckpt.read_info(ckpt.checkpoint_dir(agent_id, save))["env_id"]
+    if env_id != saved:
+        raise ConfigError(f"agent {agent_id} trains on {saved}, not {env_id}: drop the env id (a saved agent "
+                          "keeps its env)")
+
+
 def make_agent(args: argparse.Namespace, comm: Any, role: Any = None) -> Any:
     """Build a new agent from the flags, resume one with --load-from or fork one with --fork."""
     from dexterity.agent.ppo import PPOAgent
     changes = config_changes(args)
     common = dict(comm=comm, write_experiment=not args.no_monitor, role=role, experiment_group=args.experiment_group,
                   progress=not args.no_progress)
-    if args.load_from:
-        return PPOAgent.resume(args.load_from, changes, **common)
-    if args.fork is not None:
-        agent_id, save = parse_fork(args.fork)
+    if args.load_from or args.fork is not None:
+        agent_id, save = (args.load_from, "last") if args.load_from else parse_fork(args.fork)
+        _check_saved_env(args.env, agent_id, save)
+        if args.load_from:
+            return PPOAgent.resume(agent_id, changes, **common)
         return PPOAgent.fork(agent_id, save, changes, _env_kwargs(args), **common)
+    env_id = args.env or DEFAULT_ENV
     env_kwargs = _env_kwargs(args)
-    preset = args.pcon or auto_preset(args.env, env_kwargs, args.plugin)
+    preset = args.pcon or auto_preset(env_id, env_kwargs, args.plugin)
     env_kwargs = {**preset_env_kwargs(preset), **env_kwargs}  # the preset's training aids, unless set
     config = derive_config(get_preset(preset), changes)
-    return PPOAgent(args.env, config, env_kwargs=env_kwargs, plugins=args.plugin, preset=preset, **common)
+    return PPOAgent(env_id, config, env_kwargs=env_kwargs, plugins=args.plugin, preset=preset, **common)
 
 
 def _header(agent: Any) -> str:

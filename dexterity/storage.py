@@ -191,7 +191,10 @@ class ExperimentLog:
         self.progress_path = self.dir / "progress.jsonl"
 
     def read_meta(self) -> dict[str, Any]:
-        return read_json(self.meta_path, "experiment meta") if self.meta_path.exists() else {}
+        meta = read_json(self.meta_path, "experiment meta") if self.meta_path.exists() else {}
+        if not isinstance(meta, dict):
+            raise AgentNotFoundError(f"experiment meta: {self.meta_path} is corrupt (not a JSON object)")
+        return meta
 
     def write_meta(self, meta: dict[str, Any]) -> None:
         write_json(self.meta_path, {**meta, "updated": utc_now(), "host": meta.get("host", socket.gethostname())})

@@ -126,3 +126,22 @@ def test_the_cli_says_it_in_one_line_with_exit_2(storage, saved):
     assert [line for line in proc.stderr.splitlines() if line.strip()] == \
         [f"error: {_last(storage, saved) / 'normalisers.json'} is corrupt (not {{'state': ..., 'reward': ...}})"]
     assert issubclass(AgentNotFoundError, DexterityError)
+
+
+def test_a_damaged_meta_json_is_one_error_before_anything_is_written(storage, saved):
+    (storage / "experiments" / saved / "meta.json").write_text("[1]")
+    before = _tree(storage)
+    with pytest.raises(AgentNotFoundError, match="meta.json is corrupt"):
+        train_main(["--load-from", saved, "--iterations", "3"])
+    assert _tree(storage) == before  # no curves rewritten, no TensorBoard file
+
+
+def test_a_copy_without_its_curves_reads_the_originals_and_evaluates_as_itself(storage, saved):
+    from dexterity.cli.evaluate import main as evaluate_main
+    shutil.copytree(storage / "saved_models" / saved, storage / "saved_models" / "bare-copy")
+    original = {k: v for k, v in _tree(storage).items() if saved in k}
+    train_main(["--load-from", "bare-copy", "--iterations", "3"])
+    assert [r["iteration"] for r in progress_records(storage, "bare-copy")] == [0, 1, 2]
+    evaluate_main(["bare-copy", "-n", "1"])
+    assert len((storage / "experiments" / "bare-copy" / "evaluations.jsonl").read_text().splitlines()) == 1
+    assert {k: v for k, v in _tree(storage).items() if saved in k} == original  # the original: untouched

@@ -153,8 +153,13 @@ def _check_info(info: Any, path: Path) -> None:
 
 
 def read_info(folder: Path) -> dict[str, Any]:
+    """A checkpoint folder's agent.json, checked. `agent_id` is the agent folder's name (an agent
+    copied by hand is its copy); `copied_from` the id agent.json names when that differs."""
     info = read_json(folder / "agent.json", "checkpoint")
     _check_info(info, folder / "agent.json")
+    written, info["agent_id"] = info.get("agent_id"), folder.parent.name
+    if isinstance(written, str) and written != info["agent_id"]:
+        info["copied_from"] = written
     from dexterity.environments import saved_env_kwargs
     info["env_kwargs"] = saved_env_kwargs(info["env_id"], info.get("env_kwargs"))
     return info
@@ -168,11 +173,12 @@ def load_brain(folder: Path, info: dict[str, Any] | None = None, config: dict[st
             spaces = pickle.load(f)
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError) as exc:
         raise AgentNotFoundError(f"{folder / 'spaces.pkl'} is missing or corrupt ({exc})") from None
+    if not isinstance(spaces, dict) or not {"senses", "observation_space", "action_space"} <= set(spaces):
+        raise AgentNotFoundError(f"{folder / 'spaces.pkl'} is corrupt (not the saved spaces)")
     try:
-        brain = build_brain(config or info["config"], spaces["senses"], spaces["observation_space"],
-                            spaces["action_space"], int(info["config"].get("seed") or 0))
-    except (KeyError, TypeError) as exc:
-        raise AgentNotFoundError(f"{folder / 'spaces.pkl'} is corrupt ({exc!r})") from None
+        config = config or saved_config(info, None)
+        brain = build_brain(config, spaces["senses"], spaces["observation_space"], spaces["action_space"],
+                            int(config.get("seed") or 0))
     except ConfigError as exc:
         raise AgentNotFoundError(f"checkpoint {folder} cannot be rebuilt: {exc}") from None
     try:

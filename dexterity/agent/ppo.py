@@ -28,7 +28,7 @@ from dexterity.distributed import Comm
 from dexterity.envpool import EnvPool
 from dexterity.environments import pinned_env_kwargs
 from dexterity.errors import AgentNotFoundError, ConfigError, StorageError
-from dexterity.storage import ExperimentLog, models_dir, new_agent_id, utc_now
+from dexterity.storage import ExperimentLog, check_agent_id, models_dir, new_agent_id, utc_now
 from dexterity.transformers import make_transformer
 
 
@@ -107,8 +107,8 @@ class PPOAgent:
                which: str = "last", **kwargs: Any) -> "PPOAgent":
         """Rebuild a saved agent and continue its run: same id, iteration count, curves and state."""
         folder = ckpt.checkpoint_dir(agent_id, which)
-        info = ckpt.read_info(folder)  # the folder's name is the id: a copied agent writes to its copy
-        agent = cls(info["env_id"], ckpt.saved_config(info, changes), comm=comm, agent_id=folder.parent.name,
+        info = ckpt.read_info(folder)
+        agent = cls(info["env_id"], ckpt.saved_config(info, changes), comm=comm, agent_id=info["agent_id"],
                     env_kwargs=info.get("env_kwargs"), plugins=info.get("plugins", ()), preset=info.get("preset"),
                     **kwargs)
         agent._restore(folder, info)
@@ -123,7 +123,7 @@ class PPOAgent:
         merged key by key over the saved ones. The saved agent's files are only read; the fork's
         are written when it starts to train (`drill`)."""
         parent = ckpt.read_info(folder := ckpt.checkpoint_dir(agent_id, which))
-        parent_id = folder.parent.name
+        parent_id = parent["agent_id"]
         agent = cls(parent["env_id"], ckpt.saved_config(parent, changes), comm=comm,
                     env_kwargs={**(parent.get("env_kwargs") or {}), **(env_kwargs or {})},
                     plugins=parent.get("plugins", ()), preset=parent.get("preset"), **kwargs)
@@ -163,6 +163,8 @@ class PPOAgent:
         self.wall_offset = float(info.get("wall_time") or 0.0)
         self.best_return = -np.inf if best is None else float(best)
         if self.log is not None:
+            if log is None and "copied_from" in info and not self.log.progress_path.exists():
+                log = ExperimentLog(check_agent_id(info["copied_from"]))  # a copy without its curves: read them
             records = (log or self.log).read_progress()
             self.history = [r for r in records if isinstance(r.get("iteration", 0), int)
                             and r.get("iteration", 0) < self.iteration]
@@ -341,13 +343,13 @@ class PPOAgent:
     def _start_log(self, iterations: int) -> None:
         if self.log is None:
             return
+        meta = {**self.log.read_meta(), **self._new_meta}  # read (and checked) before anything is written
+        resumed = [*(meta.get("resumed_at") if isinstance(meta.get("resumed_at"), list) else []), self.iteration]
         if self._rewrite_progress:
             self.log.write_progress(self.history)
             self._rewrite_progress = False
         if self.config["tensorboard"] and self.events is None:
             self.events = EventLog.open(self.log.dir)
-        meta = {**self.log.read_meta(), **self._new_meta}
-        resumed = list(meta.get("resumed_at", [])) + [self.iteration]
         config = self.config
         self.log.write_meta({
             **meta, "agent_id": self.agent_id, "env_id": self.env_id, "env_kwargs": self.env_kwargs,

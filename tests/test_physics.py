@@ -118,8 +118,8 @@ def test_new_agents_pin_the_default_and_old_ones_keep_reference(tmp_path):
     assert pinned_env_kwargs("ManipulateBlock-v0", {}) == {"physics": DEFAULT_PROFILE, "goal_timeout": None}
     assert pinned_env_kwargs("ReachAbsolute-v0", {"physics": "fast"}) == {"physics": "fast"}
     assert pinned_env_kwargs("CartPole-v1", {}) == {}
-    (tmp_path / "agent.json").write_text(json.dumps({"env_id": "ManipulateBlock-v0", "config": {},
-                                                     "env_kwargs": {"relative_goal": True}}))
+    (tmp_path / "agent.json").write_text(json.dumps({"env_id": "ManipulateBlock-v0", "config": {}, "iteration": 0,
+                                                     "frames": 0, "env_kwargs": {"relative_goal": True}}))
     info = ckpt.read_info(tmp_path)  # an agent saved before profiles and the 8 s goal timeout
     assert info["env_kwargs"] == {"physics": "reference", "goal_timeout": 100, "relative_goal": True}
     env = gym.make("ManipulateBlock-v0", **info["env_kwargs"]).unwrapped

@@ -94,4 +94,4 @@ def test_no_event_files_when_turned_off(storage):
 def test_a_negative_histogram_interval_is_one_clear_error(storage):
     proc = run_script("train.py", "CartPole-v1", *SMALL, "--histogram-every", "-1", check=False)
     assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines() == ["error: config: 'histogram_every' must be non-negative, got -1"]
+    assert proc.stderr.strip().splitlines() == ["error: --histogram-every must be non-negative, got -1"]

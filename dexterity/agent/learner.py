@@ -17,6 +17,7 @@ from dexterity.agent.losses import ppo_loss
 from dexterity.agent.policy import Policy, reset_state
 from dexterity.agent.progress import CycleProgress
 from dexterity.agent.rollout import Rollout
+from dexterity.configs.hp_config import ADAPTIVE_LR_BOUNDS
 from dexterity.configs.layout import Minibatches
 from dexterity.distributed import Comm
 
@@ -29,9 +30,6 @@ def to_sequences(array: np.ndarray, length: int) -> np.ndarray:
     chunks = array.reshape(t // length, length, n, *array.shape[2:])
     chunks = np.swapaxes(chunks, 1, 2)  # [T/L, N, L, ...]
     return chunks.reshape(t // length * n, length, *array.shape[2:])
-
-
-LR_BOUNDS = (1e-6, 1e-2)  # the adaptive schedule's floor and ceiling
 
 
 def learning_rate(config: dict[str, Any], iteration: int, current: float | None = None) -> float:
@@ -55,13 +53,13 @@ def adapt_lr(lr: float, kl: float, target: float) -> float:
     """The adaptive schedule's step after an epoch whose mean approx-KL (over ranks) was `kl`.
 
     Above twice the target the rate is divided by 1.5, below half of it multiplied by 1.5, within
-    `LR_BOUNDS` (the rule of rl_games' adaptive schedule, which Isaac Gym's Shadow Hand trains with
+    `ADAPTIVE_LR_BOUNDS` (the rule of rl_games' adaptive schedule, which Isaac Gym's Shadow Hand trains with
     at a target of 0.016).
     """
     if kl > 2.0 * target:
-        return max(lr / 1.5, LR_BOUNDS[0])
+        return max(lr / 1.5, ADAPTIVE_LR_BOUNDS[0])
     if kl < 0.5 * target:
-        return min(lr * 1.5, LR_BOUNDS[1])
+        return min(lr * 1.5, ADAPTIVE_LR_BOUNDS[1])
     return lr
 
 

@@ -48,7 +48,7 @@ def evaluate(agent_id: str | None, episodes: int, which: str | None = None, dete
     if episodes < 1:
         raise DexterityError("-n must be at least 1")
     if workers < 0:
-        raise DexterityError(f"--workers must be at least 1, got {workers}")
+        raise DexterityError(f"--workers must be at least 1 (0: the default), got {workers}")
     if which is None:
         from dexterity.storage import models_dir, resolve_agent_id
         agent_id = resolve_agent_id(agent_id)

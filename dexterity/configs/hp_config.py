@@ -151,6 +151,9 @@ PRESET_ENV_KWARGS: dict[str, dict[str, Any]] = {
 }
 
 
+ADAPTIVE_LR_BOUNDS = (1e-6, 1e-2)  # the adaptive schedule's floor and ceiling (learner.adapt_lr)
+
+
 def check_value(name: str, value: Any, label: str | None = None) -> Any:
     """Validate one parameter value against its declaration; returns the (normalised) value.
 
@@ -192,9 +195,9 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
     checked = {name: check_value(name, config[name]) for name in PARAMETERS}
     if checked["lr_schedule"] == "none":
         checked["lr_schedule"] = None
-    if checked["lr_schedule"] == "adaptive" and not 1e-6 <= checked["lr_pi"] <= 1e-2:
+    if checked["lr_schedule"] == "adaptive" and not ADAPTIVE_LR_BOUNDS[0] <= checked["lr_pi"] <= ADAPTIVE_LR_BOUNDS[1]:
         raise ConfigError(f"config: lr_pi ({checked['lr_pi']}) must be within the adaptive schedule's bounds "
-                          "1e-6 and 1e-2")
+                          f"{ADAPTIVE_LR_BOUNDS[0]:g} and {ADAPTIVE_LR_BOUNDS[1]:g}")
     data = checked["workers"] * checked["horizon"]
     if checked["batch_size"] > data:
         raise ConfigError(f"config: batch_size ({checked['batch_size']}) is larger than the data of one cycle "

@@ -105,11 +105,7 @@ def test_evaluate_reports_mean_and_std(storage):
     (["--load-from", "20200101-000000-0000", "--seed", "-5"], "--seed must be non-negative"),  # before the lookup
 ])
 def test_bad_input_gives_one_line_and_exit_code_2(storage, args, message):
-    proc = run_script("train.py", *args, check=False)
-    assert proc.returncode == 2
-    assert "Traceback" not in proc.stderr
-    lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1 and message in lines[0], proc.stderr
+    assert_one_line_error(run_script("train.py", *args, check=False), message)
 
 
 @pytest.mark.parametrize("args, flag", [

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import progress_records
 from fake_storage import make_benchmark, make_experiment, write_progress
 from monitor_fixtures import client, page_data, root, strict_json  # noqa: F401 (fixtures)
 from monitor import create_app
@@ -137,7 +138,7 @@ def test_empty_experiment_and_missing_files(client, root: Path) -> None:
 
 def test_progress_json_whole_file_is_read(client, root: Path) -> None:
     exp = root / "experiments" / "exp-b"
-    records = [json.loads(line) for line in (exp / "progress.jsonl").read_text().splitlines()]
+    records = progress_records(root, "exp-b")
     (exp / "progress.jsonl").unlink()
     (exp / "progress.json").write_text(json.dumps(records[:12]))
     assert page_data(client.get("/experiment/exp-b").data)["count"] == 12

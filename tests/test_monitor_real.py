@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, progress_records
 from fake_storage import DEFAULT_CONFIG, make_experiment
 from monitor import create_app
 from monitor_fixtures import page_data, strict_json
@@ -63,8 +63,7 @@ def test_experiment_page_and_progress_of_a_real_run(real_run):
 def _real_files(root: Path, agent_id: str) -> tuple[dict, list[dict]]:
     exp = root / "experiments" / agent_id
     meta = json.loads((exp / "meta.json").read_text())
-    records = [json.loads(line) for line in (exp / "progress.jsonl").read_text().splitlines()]
-    return meta, records
+    return meta, progress_records(root, agent_id)
 
 
 def test_fake_storage_writes_the_trainers_schema(real_run, tmp_path):

@@ -63,9 +63,7 @@ def test_env_kwargs_update_the_saved_ones(agent, tmp_path):
 def test_errors_are_one_line_and_exit_2(agent, args, message):
     root, agent_id = agent
     argv = args if args[0] == "nope-agent" else [agent_id, *args]
-    proc = run_script("observe.py", *argv, "--storage", str(root), check=False)
-    assert proc.returncode == 2, proc.stderr
-    assert message in proc.stderr and proc.stderr.strip().count("\n") == 0, proc.stderr
+    assert_one_line_error(run_script("observe.py", *argv, "--storage", str(root), check=False), message)
 
 
 @pytest.mark.parametrize("args, text", [

@@ -9,6 +9,7 @@ from dexterity.agent import checkpoint as ckpt
 from dexterity.agent.learner import Learner
 from dexterity.agent.rollout import Gatherer, Rollout
 from dexterity.configs.hp_config import derive_config, make_config
+from dexterity.configs.layout import Minibatches
 from dexterity.distributed import Comm
 from dexterity.envpool import EnvPool
 from dexterity.transformers import make_transformer
@@ -127,3 +128,32 @@ def test_kl_stop(gathered, target_kl, comm, epochs_done):
     assert out["train/epochs_done"] == epochs_done
     assert out["train/steps"] == epochs_done * (HORIZON * N_ENVS // 8)
     assert int(learner.optimizer.iterations.numpy()) == out["train/steps"]
+
+
+class _RecordingComm(Comm):
+    """Single-rank communicator that keeps every 1-element allreduce (the per-epoch KL)."""
+
+    def __init__(self):
+        super().__init__()
+        self.kls = []
+
+    def allreduce_mean(self, array):
+        if np.shape(array) == (1,):
+            self.kls.append(float(array[0]))
+        return array
+
+
+def test_kl_over_ranks_is_weighted_by_each_ranks_share(gathered):
+    """An optimiser holding a smaller share of the global minibatch (weight 0.5) counts half in the
+    KL that every rank compares with --target-kl, as its gradients count half."""
+    base, brain, rollout, weights = gathered
+    config = derive_config(base, {"epochs": 3, "batch_size": 8})
+    kls = {}
+    for weight in (1.0, 0.5):
+        brain.policy.model.set_weights(weights)
+        comm = _RecordingComm()
+        plan = Minibatches(length=1, rows=8, steps=HORIZON * N_ENVS // 8, weight=weight)
+        Learner(brain.policy, config, comm, seed=0, plan=plan).optimise(rollout, 1e-3)
+        kls[weight] = comm.kls
+    assert len(kls[1.0]) == 3 and min(kls[1.0]) > 0
+    np.testing.assert_allclose(kls[0.5], np.array(kls[1.0]) / 2, rtol=1e-6)

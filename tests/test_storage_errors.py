@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from conftest import run_script
+from conftest import assert_one_line_error, run_script
 from dexterity import storage as store
 from dexterity.errors import StorageError
 
@@ -15,11 +15,8 @@ TINY = ["--workers", "2", "--horizon", "16", "--batch-size", "16", "--epochs", "
 
 
 def _one_error_line(proc):
-    assert proc.returncode == 2, proc.stderr[-2000:]
-    assert "Traceback" not in proc.stderr
-    lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1, proc.stderr
-    return lines[0]
+    assert_one_line_error(proc, "")
+    return proc.stderr.strip()
 
 
 def test_storage_under_a_file_is_one_line_and_exit_2(tmp_path):

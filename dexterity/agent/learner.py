@@ -198,16 +198,24 @@ class Learner:
             results.append(metrics)
             epochs += 1
             progress.update(epochs * steps)
-            kl = float(self.comm.allreduce_mean(np.array([metrics[:, METRICS.index("approx_kl")].mean()]))[0])
+            kl = float(self._rank_mean(np.array([metrics[:, METRICS.index("approx_kl")].mean()]))[0])
             if self.config["lr_schedule"] == "adaptive":  # every rank has the same kl, so the same rate
                 lr = adapt_lr(lr, kl, self.config["adaptive_kl"])
                 self.optimizer.learning_rate = lr
             if self.config["target_kl"] is not None and kl > self.config["target_kl"]:
                 break
         self.policy.model.mark_weights_changed()
-        means = self.comm.allreduce_mean(np.concatenate(results).mean(axis=0))
+        means = self._rank_mean(np.concatenate(results).mean(axis=0))
         return {**{f"train/{m}": float(v) for m, v in zip(METRICS, means)}, "train/epochs_done": epochs,
                 "train/steps": epochs * steps, "train/lr": first_lr}
+
+    def _rank_mean(self, values: np.ndarray) -> np.ndarray:
+        """Mean over the optimising ranks of per-rank figures [M], each weighted by its rank's share of
+        the global minibatch as its gradients are (`Minibatches.weight`), so a KL stop or an adaptive
+        step judges the same update the gradients made."""
+        if self.plan is not None and self.plan.weight != 1.0:
+            values = values * self.plan.weight
+        return self.comm.allreduce_mean(values)
 
     def current_lr(self) -> float:
         """The optimizer's learning rate now (float32, as saved in a checkpoint)."""

@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import os
-import platform
 import socket
 import sys
 import time
@@ -19,7 +18,7 @@ from dexterity.agent import checkpoint as ckpt
 from dexterity.agent.events import EventLog
 from dexterity.agent.learner import Learner, keeps_saved_lr, learning_rate
 from dexterity.agent.progress import CycleProgress, make_progress
-from dexterity.agent.report import episode_stats, format_line
+from dexterity.agent.report import episode_stats, format_line, rss_mb, run_versions
 from dexterity.agent.rollout import Gatherer, Rollout, run_episodes
 from dexterity.configs.hp_config import derive_config
 from dexterity.configs.layout import envs_per_rank, minibatch_plan
@@ -30,20 +29,6 @@ from dexterity.environments import pinned_env_kwargs
 from dexterity.errors import AgentNotFoundError, ConfigError, StorageError
 from dexterity.storage import ExperimentLog, check_agent_id, models_dir, new_agent_id, utc_now
 from dexterity.transformers import make_transformer
-
-
-def _versions() -> dict[str, str]:
-    import gymnasium
-    import tensorflow as tf
-    import dexterity
-    out = {"dexterity": dexterity.__version__, "python": platform.python_version(), "tensorflow": tf.__version__,
-           "gymnasium": gymnasium.__version__}
-    try:
-        import mujoco
-        out["mujoco"] = mujoco.__version__
-    except ImportError:
-        pass
-    return out
 
 
 class PPOAgent:
@@ -245,7 +230,7 @@ class PPOAgent:
                        "time/steps_per_s": steps / (t3 - t0), "time/comm_s": self.comm.reset_timer(),
                        "dist/ranks": self.comm.size, "dist/workers": self.config["workers"],
                        "dist/optimisers": len(self.role.optimiser_ranks),
-                       "memory/rss_mb": _rss_mb()})
+                       "memory/rss_mb": rss_mb()})
         self.iteration += 1
         return record
 
@@ -357,7 +342,7 @@ class PPOAgent:
             "reward_config": self.reward_config(), "architecture": config["architecture"], "model": config["model"],
             "distribution": config["distribution"] or type(self.policy.distribution).name, "shared": config["shared"],
             "host": socket.gethostname(), "created": meta.get("created", utc_now()), "command": " ".join(sys.argv),
-            "versions": _versions(), "ranks": self.comm.size, "workers": config["workers"], "status": "running",
+            "versions": run_versions(), "ranks": self.comm.size, "workers": config["workers"], "status": "running",
             "resumed_at": resumed, "iterations": iterations, "pid": os.getpid(),
             "env_layout": self.pool.layout.describe(),
             **({"experiment_group": self.experiment_group} if self.experiment_group else {})})
@@ -398,16 +383,8 @@ class PPOAgent:
         self.close()
 
 
-def _explained_variance(rollout: Any, comm: Comm) -> float | None:
+def _explained_variance(rollout: Any, comm: Comm) -> float:
     from dexterity.agent.gae import explained_variance
     value = explained_variance(rollout.values.ravel(), rollout.returns.ravel())
     value = float(comm.allreduce_mean(np.array([0.0 if np.isnan(value) else value]))[0])
     return value
-
-
-def _rss_mb() -> float:
-    try:
-        import psutil
-        return psutil.Process().memory_info().rss / 2**20
-    except ImportError:
-        return 0.0

@@ -1,6 +1,8 @@
-"""Cycle statistics: the progress record of a cycle and its one-line report."""
+"""Cycle statistics: the progress record of a cycle and its one-line report; the run's library versions
+and memory."""
 from __future__ import annotations
 
+import platform
 from typing import Any
 
 import numpy as np
@@ -76,3 +78,26 @@ def format_line(record: dict[str, Any], iterations: int, eta_s: float | None) ->
         parts.append(f"ETA {_duration(eta_s)}")
     return " | ".join(parts)
 
+
+def run_versions() -> dict[str, str]:
+    """The versions of the libraries this process trains with (saved in meta.json)."""
+    import gymnasium
+    import tensorflow as tf
+    import dexterity
+    out = {"dexterity": dexterity.__version__, "python": platform.python_version(), "tensorflow": tf.__version__,
+           "gymnasium": gymnasium.__version__}
+    try:
+        import mujoco
+        out["mujoco"] = mujoco.__version__
+    except ImportError:
+        pass
+    return out
+
+
+def rss_mb() -> float:
+    """This process's resident memory in MiB (0 without psutil)."""
+    try:
+        import psutil
+        return psutil.Process().memory_info().rss / 2**20
+    except ImportError:
+        return 0.0

@@ -100,7 +100,8 @@ def test_evaluate_reports_mean_and_std(storage):
     (["CartPole-v1", "--batch-size", "4096", "--workers", "2", "--horizon", "32"], "batch_size"),
     (["--load-from", "20200101-000000-0000"], "no saved agent"),
     (["CartPole-v1", "--env-kwargs", "{bad"], "not valid JSON"),
-    (["CartPole-v1", "--seed", "-5"], "--seed must be non-negative, got -5"),
+    (["CartPole-v1", "--seed", "-5"], "--seed must be non-negative and below 2^32, got -5"),
+    (["CartPole-v1", "--seed", str(2 ** 32)], "--seed must be non-negative and below 2^32"),  # as evaluate's
     (["CartPole-v1", "--lr-pi", "nan"], "--lr-pi must be finite"),
     (["--load-from", "20200101-000000-0000", "--seed", "-5"], "--seed must be non-negative"),  # before the lookup
 ])

@@ -78,6 +78,7 @@ def test_mujoco_preset_matches_the_benchmark_setting():
     ({"batch_size": 48}, "must divide"),
     ({"histogram_every": -1}, "histogram_every' must be non-negative"),
     ({"seed": -5}, "seed' must be non-negative"),
+    ({"seed": 2 ** 32}, "seed' must be non-negative and below 2\\^32"),
     ({"tensorboard": "yes"}, "tensorboard"),
 ])
 def test_invalid_configs_raise_clear_errors(changes, message):

@@ -7,7 +7,7 @@ import os
 import sys
 from typing import Any, Callable
 
-from dexterity.configs.hp_config import PARAMETERS, check_value
+from dexterity.configs.hp_config import PARAMETERS, SEED_RULE, check_value, is_seed
 from dexterity.errors import DexterityError
 
 # hp parameters whose flag is only the negative form, as in the original usage line
@@ -71,9 +71,6 @@ def config_changes(args: argparse.Namespace) -> dict[str, Any]:
             if hasattr(args, name)}
 
 
-SEED_LIMIT = 2 ** 32  # numpy's legacy and Keras' seeding take seeds below 2^32
-
-
 def check_count(flag: str, value: int | None, minimum: int = 1) -> None:
     """DexterityError naming `flag` when an integer flag (None: not given) is below `minimum`."""
     if value is not None and value < minimum:
@@ -89,8 +86,8 @@ def check_positive(flag: str, value: float | None) -> None:
 
 def check_seed(flag: str, value: int | None) -> None:
     """DexterityError naming `flag` unless a seed flag (None: not given) is in 0 .. 2^32 - 1."""
-    if value is not None and not 0 <= value < SEED_LIMIT:
-        raise DexterityError(f"{flag} must be non-negative and below 2^32, got {value}")
+    if value is not None and not is_seed(value):
+        raise DexterityError(f"{flag} must be {SEED_RULE}, got {value}")
 
 
 def _exit(code: int) -> None:

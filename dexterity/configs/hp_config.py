@@ -35,8 +35,17 @@ def _positive(x: Any) -> bool:
     return x > 0
 
 
+SEED_LIMIT = 2 ** 32  # every seed flag takes 0 .. 2^32 - 1 (numpy's legacy and Keras' seeding need it)
+SEED_RULE = "non-negative and below 2^32"
+
+
 def _non_negative(x: Any) -> bool:
     return x >= 0
+
+
+def is_seed(x: Any) -> bool:
+    """The one rule for seeds, of training and of evaluate/observe/pretrain alike."""
+    return 0 <= x < SEED_LIMIT
 
 
 def _unit(x: Any) -> bool:
@@ -117,8 +126,8 @@ PARAMETERS: dict[str, Param] = {
                                      "numeric field of each progress record, at the env frame count as step"),
     "histogram_every": Param(10, int, "write TensorBoard histograms of the model weights every N cycles (0: never)",
                              check=_non_negative, check_text="non-negative"),
-    "seed": Param(None, int, "random seed (none: drawn at random and saved)", nullable=True, check=_non_negative,
-                  check_text="non-negative"),
+    "seed": Param(None, int, "random seed (none: drawn at random and saved)", nullable=True, check=is_seed,
+                  check_text=SEED_RULE),
     "cpu": Param(False, bool, "force the CPU even where TensorFlow sees GPUs"),
     "debug": Param(False, bool, "debug mode: eager TensorFlow, extra checks and output"),
 }

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from dexterity.cli.common import run_main, set_storage
+from dexterity.cli.common import check_seed, parse_env_kwargs, run_main, set_storage
 from dexterity.errors import DexterityError
 
 COMMANDS = ("record", "pca", "decode", "rsa", "weights", "dynamics", "all")
@@ -30,6 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--save", default=None, help="checkpoint: best, last or an iteration (default best)")
     parser.add_argument("--stochastic", action="store_true", help="sample actions (default: the mode)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the recorded episodes")
+    parser.add_argument("--env-kwargs", default=None,
+                        help="JSON env kwargs over the agent's saved ones, as in evaluate.py (e.g. the full task of "
+                             "a curriculum-trained hand: '{\"curriculum\": false, \"goal_angle\": null}')")
     parser.add_argument("--envs", type=int, default=4, help="parallel envs while recording (default 4)")
     parser.add_argument("--folds", type=int, default=5, help="cross-validation folds of the decoder (default 5)")
     parser.add_argument("--max-lag", type=int, default=50, help="dynamics: longest autocorrelation lag (default 50)")
@@ -46,7 +49,8 @@ def _write(path: Path, obj: Any) -> None:
 
 
 def run_record(args: argparse.Namespace, investigator: Any, out: Path) -> Any:
-    rec = investigator.record(args.episodes, args.seed, not args.stochastic, args.envs)
+    rec = investigator.record(args.episodes, args.seed, not args.stochastic, args.envs,
+                              env_kwargs=args.env_kwargs_dict)
     rec.save(out)
     print(f"recorded {rec.steps} steps of {args.episodes} episodes, {len(rec.activations)} layers, "
           f"{len(rec.variables)} variables -> {out / 'recording.npz'}")
@@ -127,7 +131,9 @@ def run_dynamics(rec: Any, investigator: Any, out: Path, args: argparse.Namespac
 
 
 def check_args(args: argparse.Namespace) -> None:
-    """Bad numbers: one clear line (exit code 2) before anything loads."""
+    """Bad numbers, seed or env kwargs: one clear line (exit code 2) before anything loads."""
+    check_seed("--seed", args.seed)
+    args.env_kwargs_dict = parse_env_kwargs(args.env_kwargs)
     for flag, value, least in (("-n", args.episodes, 1), ("--envs", args.envs, 1), ("--folds", args.folds, 2),
                                ("--max-lag", args.max_lag, 1), ("--points", args.points, 1)):
         if value < least:

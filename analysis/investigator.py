@@ -100,19 +100,21 @@ class Investigator:
         self.model = self.brain.policy.model
 
     def record(self, episodes: int = 10, seed: int = 0, deterministic: bool = True, envs: int = 4,
-               max_steps: int = 5000) -> Recording:
-        """Run `episodes` whole episodes (at most `max_steps` steps each) and record everything."""
+               max_steps: int = 5000, env_kwargs: dict[str, Any] | None = None) -> Recording:
+        """Run `episodes` whole episodes (at most `max_steps` steps each) and record everything;
+        `env_kwargs` update the kwargs the agent was trained with (as evaluate.py's), kept in the meta."""
         from dexterity.envpool import EnvPool
         if episodes < 1:
             raise DexterityError("-n must be at least 1")
         n = max(1, min(envs, episodes))
-        with EnvPool(self.info["env_id"], n, seed, processes=n, env_kwargs=self.info.get("env_kwargs"),
+        kwargs = {**(self.info.get("env_kwargs") or {}), **(env_kwargs or {})}
+        with EnvPool(self.info["env_id"], n, seed, processes=n, env_kwargs=kwargs,
                      plugins=self.info.get("plugins", ())) as pool:
             rows = self._run(pool, episodes, seed, deterministic, max_steps)
         meta = {"agent_id": self.agent_id, "save": self.which, "iteration": self.info.get("iteration"),
                 "env_id": self.info["env_id"], "episodes": episodes, "deterministic": deterministic,
                 "seed": seed, "architecture": self.info["config"]["architecture"],
-                "model": self.info["config"]["model"]}
+                "model": self.info["config"]["model"], **({"env_kwargs": env_kwargs} if env_kwargs else {})}
         return _assemble(rows, meta)
 
     def _run(self, pool: Any, episodes: int, seed: int, deterministic: bool, max_steps: int) -> list[dict]:

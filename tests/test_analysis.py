@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, assert_one_line_error
 
 
 def run_analysis(*args: str) -> subprocess.CompletedProcess:
@@ -113,3 +113,24 @@ def test_cli_writes_every_file(trained):
     assert "decoding R^2" in proc.stdout
     bad = run_analysis("pca", "--id", "no-such-agent", "--storage", str(root))
     assert bad.returncode == 2 and bad.stderr.startswith("error:")
+
+
+def test_env_kwargs_override_the_saved_ones_while_recording(trained):
+    """--env-kwargs reach the recorded env (gym.make's max_episode_steps cuts every episode at 5 steps,
+    where the agent's own CartPole episodes run longer) and are kept in the recording's meta."""
+    _, agent_id, rec = trained
+    from analysis.investigator import Investigator
+    assert max(np.bincount(rec.episode)) > 5
+    short = Investigator(agent_id).record(episodes=3, seed=0, envs=1, env_kwargs={"max_episode_steps": 5})
+    assert list(np.bincount(short.episode)) == [5, 5, 5]
+    assert short.meta["env_kwargs"] == {"max_episode_steps": 5}
+
+
+@pytest.mark.parametrize("args, flag", [
+    (["--seed", "-1"], "--seed"),
+    (["--env-kwargs", "{bad"], "--env-kwargs"),
+    (["--env-kwargs", "[1]"], "--env-kwargs"),
+])
+def test_bad_seed_or_env_kwargs_are_one_line_before_the_agent_loads(trained, args, flag):
+    root, _, _ = trained
+    assert_one_line_error(run_analysis("record", "--id", "no-such-agent", *args, "--storage", str(root)), flag)

@@ -60,20 +60,37 @@ def _folds(groups: np.ndarray, n_folds: int) -> Any:
 def decode_r2(x: np.ndarray, y: np.ndarray, groups: np.ndarray, n_folds: int = 5) -> np.ndarray:
     """Cross-validated R^2 [d_y] of a ridge regression x [S, d_x] -> y [S, d_y] (NaN for constant columns).
 
-    Predictions of every held-out fold are pooled, then R^2 = 1 - SS_res / SS_tot per column.
+    The representation is centred and scaled as a whole (one factor: its mean unit variance in the
+    training folds), not unit by unit: a unit that hardly varies in the training episodes would
+    otherwise be amplified into a wild prediction on a held-out one. Predictions of every held-out
+    fold are pooled, then R^2 = 1 - SS_res / SS_tot per column.
     """
     from sklearn.linear_model import RidgeCV
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
     splitter, split_groups = _folds(groups, n_folds)
     pred = np.zeros_like(y, dtype=np.float64)
     for train, test in splitter.split(x, y, split_groups):
-        model = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-4, 3, 8), alpha_per_target=True))
-        model.fit(x[train], y[train])
-        pred[test] = model.predict(x[test]).reshape(len(test), -1)
-    ss_tot = np.sum((y - y.mean(axis=0)) ** 2, axis=0)
-    r2 = 1.0 - np.sum((y - pred) ** 2, axis=0) / np.where(ss_tot > 1e-12, ss_tot, np.nan)
-    return r2
+        mean = x[train].mean(axis=0)
+        scale = float(np.sqrt(np.mean(x[train].var(axis=0)))) or 1.0
+        model = RidgeCV(alphas=np.logspace(-4, 3, 8), alpha_per_target=True)
+        model.fit((x[train] - mean) / scale, y[train])
+        pred[test] = model.predict((x[test] - mean) / scale).reshape(len(test), -1)
+    return 1.0 - np.sum((y - pred) ** 2, axis=0) / _column_ss(y)
+
+
+def _column_ss(y: np.ndarray) -> np.ndarray:
+    """Sum of squared deviations from the mean per column of y [S, d]; NaN for a constant column."""
+    ss = np.sum((y - y.mean(axis=0)) ** 2, axis=0)
+    return np.where(ss > 1e-12, ss, np.nan)
+
+
+def pooled_r2(r2: np.ndarray, y: np.ndarray) -> float:
+    """One R^2 for a variable of several columns y [S, d] from their R^2 [d]: 1 - sum SS_res / sum SS_tot
+    (the share of the variable's whole variance explained; NaN columns, i.e. constant ones, left out)."""
+    ss_tot = _column_ss(y)
+    keep = np.isfinite(r2) & np.isfinite(ss_tot)
+    if not keep.any():
+        return float("nan")
+    return float(1.0 - np.sum((1.0 - r2[keep]) * ss_tot[keep]) / np.sum(ss_tot[keep]))
 
 
 def decode(rec: Recording, n_folds: int = 5, max_samples: int = 4000, max_features: int = 512) -> dict[str, Any]:
@@ -95,7 +112,7 @@ def decode(rec: Recording, n_folds: int = 5, max_samples: int = 4000, max_featur
         per_column[name] = {}
         for j, var in enumerate(variables):
             r2 = r2_all[bounds[j]:bounds[j + 1]]
-            table[i, j] = np.nanmean(r2) if np.isfinite(r2).any() else np.nan
+            table[i, j] = pooled_r2(r2, variables[var])
             per_column[name][var] = [None if not np.isfinite(v) else float(v) for v in r2]
     return {"rows": list(reps), "variables": list(variables), "r2": table, "per_column": per_column}
 

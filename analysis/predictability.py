@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from analysis.analyses import _reduce, decode_r2
+from analysis.analyses import _reduce, decode_r2, pooled_r2
 
 
 def consecutive_pairs(episode: np.ndarray) -> np.ndarray:
@@ -22,16 +22,10 @@ def consecutive_pairs(episode: np.ndarray) -> np.ndarray:
     return np.flatnonzero(episode[1:] == episode[:-1])
 
 
-def pooled_r2(r2: np.ndarray, y: np.ndarray) -> float | None:
-    """Variance-weighted mean of per-column R^2 [d] of targets y [P, d]: 1 - sum SS_res / sum SS_tot.
-
-    Constant columns (R^2 NaN) are left out; None when every column is constant.
-    """
-    ss_tot = np.sum((y - y.mean(axis=0)) ** 2, axis=0)
-    keep = np.isfinite(r2) & (ss_tot > 1e-12)
-    if not keep.any():
-        return None
-    return float(np.sum(r2[keep] * ss_tot[keep]) / np.sum(ss_tot[keep]))
+def _pooled(x: np.ndarray, y: np.ndarray, groups: np.ndarray, n_folds: int) -> float | None:
+    """Pooled cross-validated R^2 of y [P, d] from x [P, k]; None when every column of y is constant."""
+    value = pooled_r2(decode_r2(x, y, groups, n_folds), y)
+    return None if np.isnan(value) else value
 
 
 def predictability(x: np.ndarray, episode: np.ndarray, inputs: np.ndarray | None = None, n_folds: int = 5,
@@ -49,9 +43,9 @@ def predictability(x: np.ndarray, episode: np.ndarray, inputs: np.ndarray | None
         return {"from_state": None, "from_state_and_input": None, "pairs": int(len(t))}
     groups = np.asarray(episode)[t]
     target, current = x[t + 1], _reduce(x[t], max_features)
-    out = {"from_state": pooled_r2(decode_r2(current, target, groups, n_folds), target),
+    out = {"from_state": _pooled(current, target, groups, n_folds),
            "from_state_and_input": None, "pairs": int(len(t))}
     if inputs is not None and inputs.shape[1]:
         both = np.concatenate([current, _reduce(np.asarray(inputs, np.float64)[t + 1], max_features)], axis=1)
-        out["from_state_and_input"] = pooled_r2(decode_r2(both, target, groups, n_folds), target)
+        out["from_state_and_input"] = _pooled(both, target, groups, n_folds)
     return out

@@ -134,3 +134,28 @@ def test_env_kwargs_override_the_saved_ones_while_recording(trained):
 def test_bad_seed_or_env_kwargs_are_one_line_before_the_agent_loads(trained, args, flag):
     root, _, _ = trained
     assert_one_line_error(run_analysis("record", "--id", "no-such-agent", *args, "--storage", str(root)), flag)
+
+
+def test_a_unit_quiet_in_the_training_episodes_cannot_blow_up_held_out_predictions():
+    """A saturated unit (std 1e-7 in four episodes) that moves in the fifth: the decoder of the signal must
+    not turn it into a wild prediction on that held-out episode (unit-by-unit standardisation did)."""
+    from analysis.analyses import decode_r2
+    rng = np.random.default_rng(0)
+    groups = np.repeat(np.arange(5), 200)
+    signal = rng.normal(size=1000)
+    quiet = rng.normal(scale=1e-7, size=1000)
+    quiet[groups == 4] = 1.0
+    x = np.stack([signal, quiet, rng.normal(size=1000)], axis=1)
+    y = (2.0 * signal + 0.1 * rng.normal(size=1000))[:, None]
+    r2 = decode_r2(x, y, groups, n_folds=5)
+    assert r2[0] > 0.99, r2
+
+
+def test_pooled_r2_is_the_share_of_the_variables_whole_variance():
+    """Hand-computed: SS_tot 4 and 0.0075; R^2 0.9 and -100 -> 1 - (0.1 * 4 + 101 * 0.0075) / 4.0075.
+    A rare column's large negative R^2 counts by its tiny variance (its plain mean would be -49.55)."""
+    from analysis.analyses import pooled_r2
+    y = np.array([[0.0, 0.0, 1.0], [2.0, 0.0, 1.0], [0.0, 0.0, 1.0], [2.0, 0.1, 1.0]])
+    r2 = np.array([0.9, -100.0, np.nan])  # the constant third column has no R^2
+    assert pooled_r2(r2, y) == pytest.approx(1 - (0.1 * 4 + 101 * 0.0075) / 4.0075)
+    assert np.isnan(pooled_r2(np.array([np.nan]), np.ones((4, 1))))

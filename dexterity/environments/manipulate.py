@@ -226,8 +226,14 @@ class ManipulateBlockEnv(HandEnv):
         return info
 
     def state_info(self) -> dict[str, np.ndarray]:
+        """Adds the task: goal and block orientation as canonical quaternions [4] (w >= 0; the physics'
+        own may flip sign, the same rotation) and as the continuous first two rotation-matrix columns
+        [6] (`object_rotation`, `goal_rotation`: what a linear decoder can read without the quaternion's
+        jumps), the angle to the goal [1] (rad), the block position [3] and the goals reached."""
+        block = self.object_quaternion()
         return {**super().state_info(), "goal": self.goal.copy(), "object_position": self.object_position().copy(),
-                "object_quaternion": self.object_quaternion().copy(),
+                "object_quaternion": canonical(block), "object_rotation": quat_to_matrix6(block),
+                "goal_rotation": quat_to_matrix6(self.goal), "goal_distance": np.array([quat_angle(block, self.goal)]),
                 "consecutive_goals": np.array(self.consecutive_goals)}
 
 

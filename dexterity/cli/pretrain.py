@@ -38,13 +38,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _check(args: argparse.Namespace, task: str) -> None:
     """One-line errors for bad flags before any scene is rendered."""
-    from dexterity.pretraining.data import MIN_SIZE
+    from dexterity.pretraining.data import check_scene_args
+    check_scene_args(args.size, args.samples)
     if task == "reconstruct" and args.size % 4:
         raise DexterityError(f"--size {args.size}: the reconstruct task needs an image size divisible by 4")
     for flag, value in (("--epochs", args.epochs), ("--batch-size", args.batch_size)):
         check_count(flag, value)
-    check_count("--samples", args.samples, 10)
-    check_count("--size", args.size, MIN_SIZE)
     check_count("--processes", args.processes, 0)
     check_positive("--lr", args.lr)
     check_seed("--seed", args.seed)

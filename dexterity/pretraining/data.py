@@ -113,13 +113,18 @@ def generate(size: int, samples: int, seed: int, processes: int = 0, verbose: bo
     return data
 
 
-def load_or_generate(size: int, samples: int, seed: int = 0, processes: int = 0, verbose: bool = True
-                     ) -> SceneData:
-    """The cached data set of (size, samples, seed), rendered and saved first when missing."""
+def check_scene_args(size: int, samples: int) -> None:
+    """DexterityError naming the flag unless images are at least MIN_SIZE px and there are 10 scenes."""
     if size < MIN_SIZE:
         raise DexterityError(f"--size {size}: the visual encoder needs images of at least {MIN_SIZE} px")
     if samples < 10:
         raise DexterityError(f"--samples {samples}: need at least 10 scenes")
+
+
+def load_or_generate(size: int, samples: int, seed: int = 0, processes: int = 0, verbose: bool = True
+                     ) -> SceneData:
+    """The cached data set of (size, samples, seed), rendered and saved first when missing."""
+    check_scene_args(size, samples)
     path = cache_path(size, samples, seed)
     if path.is_file():
         try:

@@ -57,23 +57,57 @@ def _folds(groups: np.ndarray, n_folds: int) -> Any:
     return KFold(n_splits=n_folds, shuffle=False), None
 
 
+# Ridge penalties tried, per training step of a representation scaled to unit mean variance (alpha / n:
+# 1e-7, nearly least squares, .. 1e2, nearly the mean): the same shrinkage for 1000 steps or 4000.
+RELATIVE_ALPHAS = np.logspace(-7, 2, 10)
+
+
+def ridge_paths(x: np.ndarray, y: np.ndarray, alphas: np.ndarray) -> np.ndarray:
+    """Ridge coefficients [A, d_x, d_y] of centred x [n, d_x] -> centred y [n, d_y], one per alpha
+    (argmin |y - x b|^2 + alpha |b|^2 = V diag(s / (s^2 + alpha)) U'y, from one SVD x = U S V')."""
+    u, s, vt = np.linalg.svd(x, full_matrices=False)
+    uty = u.T @ y
+    return np.stack([vt.T @ ((s / (s * s + a))[:, None] * uty) for a in alphas])
+
+
+def _ridge_predictions(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, alphas: np.ndarray
+                       ) -> np.ndarray:
+    """Predictions [A, n_test, d_y] of ridge fits with an intercept on (x_train, y_train), one per alpha."""
+    mx, my = x_train.mean(axis=0), y_train.mean(axis=0)
+    return np.einsum("nd,ade->ane", x_test - mx, ridge_paths(x_train - mx, y_train - my, alphas)) + my
+
+
+def choose_alphas(x: np.ndarray, y: np.ndarray, groups: np.ndarray, n_folds: int, alphas: np.ndarray
+                  ) -> np.ndarray:
+    """Per target [d_y], the alpha with the least squared error over inner folds that hold out whole
+    episodes: steps of one episode are alike, so leaving out single steps would favour fitting the
+    episodes seen (a goal code standing in for the joint angles of that episode) over generalising."""
+    splitter, split_groups = _folds(groups, min(n_folds, len(x)))
+    err = np.zeros((len(alphas), y.shape[1]))
+    for train, test in splitter.split(x, y, split_groups):
+        err += ((_ridge_predictions(x[train], y[train], x[test], alphas) - y[test]) ** 2).sum(axis=1)
+    return alphas[np.argmin(err, axis=0)]
+
+
 def decode_r2(x: np.ndarray, y: np.ndarray, groups: np.ndarray, n_folds: int = 5) -> np.ndarray:
     """Cross-validated R^2 [d_y] of a ridge regression x [S, d_x] -> y [S, d_y] (NaN for constant columns).
 
     The representation is centred and scaled as a whole (one factor: its mean unit variance in the
     training folds), not unit by unit: a unit that hardly varies in the training episodes would
-    otherwise be amplified into a wild prediction on a held-out one. Predictions of every held-out
-    fold are pooled, then R^2 = 1 - SS_res / SS_tot per column.
+    otherwise be amplified into a wild prediction on a held-out one. The penalty of each target is
+    chosen inside the training folds, again holding out whole episodes (choose_alphas). Predictions
+    of every held-out fold are pooled, then R^2 = 1 - SS_res / SS_tot per column.
     """
-    from sklearn.linear_model import RidgeCV
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
     splitter, split_groups = _folds(groups, n_folds)
-    pred = np.zeros_like(y, dtype=np.float64)
+    pred = np.zeros_like(y)
+    columns = np.arange(y.shape[1])
     for train, test in splitter.split(x, y, split_groups):
-        mean = x[train].mean(axis=0)
         scale = float(np.sqrt(np.mean(x[train].var(axis=0)))) or 1.0
-        model = RidgeCV(alphas=np.logspace(-4, 3, 8), alpha_per_target=True)
-        model.fit((x[train] - mean) / scale, y[train])
-        pred[test] = model.predict((x[test] - mean) / scale).reshape(len(test), -1)
+        xs = x / scale
+        chosen = choose_alphas(xs[train], y[train], groups[train], n_folds, len(train) * RELATIVE_ALPHAS)
+        alphas, which = np.unique(chosen, return_inverse=True)
+        pred[test] = _ridge_predictions(xs[train], y[train], xs[test], alphas)[which, :, columns].T
     return 1.0 - np.sum((y - pred) ** 2, axis=0) / _column_ss(y)
 
 
@@ -94,7 +128,9 @@ def pooled_r2(r2: np.ndarray, y: np.ndarray) -> float:
 
 
 def decode(rec: Recording, n_folds: int = 5, max_samples: int = 4000, max_features: int = 512) -> dict[str, Any]:
-    """R^2 of every variable from every representation: {'rows', 'variables', 'r2' [rows, vars], 'per_column'}.
+    """R^2 of every variable from every representation: {'rows', 'variables', 'r2' [rows, vars], 'per_column',
+    'by_variable'} ('by_variable': {recorded variable: [R^2 per row]}, pooled over all its columns, so
+    a variable split into `name[i]` in 'variables' also has one figure).
 
     Representations wider than `max_features` (images, convolution maps) are first reduced by a
     fixed random projection to `max_features` dimensions.
@@ -107,6 +143,8 @@ def decode(rec: Recording, n_folds: int = 5, max_samples: int = 4000, max_featur
     targets = np.concatenate(list(variables.values()), axis=1)  # one multi-output fit per representation
     table = np.full((len(reps), len(variables)), np.nan)
     per_column: dict[str, dict[str, list[float | None]]] = {}
+    wholes = _recorded_names(variables)
+    by_variable: dict[str, list[float | None]] = {whole: [] for whole in wholes}
     for i, (name, x) in enumerate(reps.items()):
         r2_all = decode_r2(_reduce(x[index], max_features), targets, groups, n_folds)
         per_column[name] = {}
@@ -114,7 +152,21 @@ def decode(rec: Recording, n_folds: int = 5, max_samples: int = 4000, max_featur
             r2 = r2_all[bounds[j]:bounds[j + 1]]
             table[i, j] = pooled_r2(r2, variables[var])
             per_column[name][var] = [None if not np.isfinite(v) else float(v) for v in r2]
-    return {"rows": list(reps), "variables": list(variables), "r2": table, "per_column": per_column}
+        for whole, parts in wholes.items():
+            cols = np.concatenate([np.arange(bounds[j], bounds[j + 1]) for j in parts])
+            value = pooled_r2(r2_all[cols], targets[:, cols])
+            by_variable[whole].append(None if np.isnan(value) else value)
+    return {"rows": list(reps), "variables": list(variables), "r2": table, "per_column": per_column,
+            "by_variable": by_variable}
+
+
+def _recorded_names(variables: dict[str, np.ndarray]) -> dict[str, list[int]]:
+    """{recorded variable: indices of its entries in `variables`} (`name[i]` entries belong to `name`)."""
+    out: dict[str, list[int]] = {}
+    for j, key in enumerate(variables):
+        whole = key[:key.rindex("[")] if key.endswith("]") and "[" in key else key
+        out.setdefault(whole, []).append(j)
+    return out
 
 
 def _reduce(x: np.ndarray, max_features: int) -> np.ndarray:

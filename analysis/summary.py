@@ -1,0 +1,99 @@
+"""One markdown table from the analysis folders of one or more agents (say, early and trained):
+
+    python -m analysis.summary DIR [DIR ...] [--variables joint_angles,goal_distance] [--layers mcx_gru]
+
+Per layer and agent: PCA dimension, intrinsic timescale (steps), predictability, and the decoding R^2
+of each recorded variable pooled over its columns (decode.json's `by_variable`). Reads the files
+`python -m analysis all` writes (recording.json, decode.json, pca.json, dynamics.json); TF-free.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from dexterity.errors import DexterityError
+
+FILES = ("recording.json", "decode.json", "pca.json", "dynamics.json")
+
+
+def load_folder(folder: Path) -> dict[str, Any]:
+    """{file stem: parsed JSON} of one analysis folder; a missing or unreadable file is a DexterityError."""
+    out = {}
+    for name in FILES:
+        path = folder / name
+        try:
+            out[name.split(".")[0]] = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise DexterityError(f"{path} is missing: run `python -m analysis all --id ID --out {folder}`") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise DexterityError(f"{path} cannot be read: {exc}") from None
+    if "by_variable" not in out["decode"]:
+        raise DexterityError(f"{folder / 'decode.json'} predates by_variable: run `python -m analysis decode` again")
+    return out
+
+
+def label(recording: dict[str, Any]) -> str:
+    """'<agent id> @ <checkpoint>, cycle N' of a recording's meta."""
+    cycle = recording.get("iteration")
+    return f"{recording.get('agent_id', '?')} @ {recording.get('save', '?')}" + (f", cycle {cycle}" if cycle else "")
+
+
+def _number(value: Any, digits: int = 2) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def rows_of(folder: dict[str, Any], layers: list[str], variables: list[str]) -> list[list[str]]:
+    """Table rows [layer, agent, dimension, timescale, predictability, R^2 per variable] of one folder."""
+    decode, pca, dynamics = folder["decode"], folder["pca"], folder["dynamics"]
+    name = label(folder["recording"])
+    out = []
+    for layer in layers:
+        if layer not in decode["rows"]:
+            continue
+        i = decode["rows"].index(layer)
+        tau = dynamics["timescales"].get(layer, {}).get("module_tau")
+        pred = dynamics["predictability"].get(layer, {}).get("from_state")
+        dim = pca.get(layer, {}).get("dimension")
+        r2 = [decode["by_variable"][v][i] if v in decode["by_variable"] else None for v in variables]
+        out.append([layer, name, _number(dim, 1), _number(tau), _number(pred)] + [_number(v) for v in r2])
+    return out
+
+
+def summary_table(folders: list[dict[str, Any]], layers: list[str] | None = None,
+                  variables: list[str] | None = None) -> str:
+    """The markdown table of several analysis folders (load_folder), layer by layer, agents side by side."""
+    first = folders[0]["decode"]
+    layers = layers or list(first["rows"])
+    variables = variables or list(first["by_variable"])
+    unknown = [v for v in variables if not any(v in f["decode"]["by_variable"] for f in folders)]
+    if unknown:
+        raise DexterityError(f"--variables: {', '.join(unknown)} not recorded; known: {', '.join(first['by_variable'])}")
+    missing = [layer for layer in layers if not any(layer in f["decode"]["rows"] for f in folders)]
+    if missing:
+        raise DexterityError(f"--layers: no layer {', '.join(missing)}; known: {', '.join(first['rows'])}")
+    header = ["layer", "agent", "PCA dim", "timescale (steps)", "predictability"] + [f"R^2 {v}" for v in variables]
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    for layer in layers:
+        for folder in folders:
+            lines += ["| " + " | ".join(row) + " |" for row in rows_of(folder, [layer], variables)]
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m analysis.summary", description=__doc__.split("\n")[0])
+    parser.add_argument("folders", nargs="+", help="analysis folders (storage/experiments/<id>/analysis or --out)")
+    parser.add_argument("--variables", default=None, help="comma-separated recorded variables (default: all)")
+    parser.add_argument("--layers", default=None, help="comma-separated layers, 'input' included (default: all)")
+    args = parser.parse_args(argv)
+    split = lambda text: [t.strip() for t in text.split(",") if t.strip()] if text else None  # noqa: E731
+    folders = [load_folder(Path(f)) for f in args.folders]
+    print(summary_table(folders, split(args.layers), split(args.variables)))
+    return 0
+
+
+if __name__ == "__main__":
+    from dexterity.cli.common import run_main
+    run_main(lambda: main(sys.argv[1:]))

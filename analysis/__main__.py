@@ -7,6 +7,7 @@ dynamics record first when there is no recording yet.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -130,6 +131,14 @@ def run_dynamics(rec: Any, investigator: Any, out: Path, args: argparse.Namespac
         print("fixed points: the model has no recurrent core")
 
 
+def reuse_note(meta: dict[str, Any], out: Path) -> str:
+    """The line saying which existing recording an analysis reads (its own -n, --seed, ... apply)."""
+    how = "deterministic" if meta.get("deterministic", True) else "stochastic"
+    kwargs = f", env kwargs {json.dumps(meta['env_kwargs'])}" if meta.get("env_kwargs") else ""
+    return (f"using the recording in {out}: {meta.get('episodes')} episodes of {meta.get('agent_id')} @ "
+            f"{meta.get('save')}, seed {meta.get('seed')}, {how}{kwargs} (`record` makes a new one)")
+
+
 def check_args(args: argparse.Namespace) -> None:
     """Bad numbers, seed or env kwargs: one clear line (exit code 2) before anything loads."""
     check_seed("--seed", args.seed)
@@ -156,7 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in ("record", "all") or (args.command in RECORDED and not (out / "recording.npz").is_file()):
         rec = run_record(args, investigator, out)
     if args.command in RECORDED:
-        rec = rec or Recording.load(out)
+        if rec is None:
+            rec = Recording.load(out)
+            print(reuse_note(rec.meta, out))
         if args.command in ("pca", "all"):
             run_pca(rec, out)
         if args.command in ("decode", "all"):

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from analysis.recording import Recording, flat
+from dexterity.errors import DexterityError
 
 
 def representations(rec: Recording, with_inputs: bool = True) -> dict[str, np.ndarray]:
@@ -57,57 +58,79 @@ def _folds(groups: np.ndarray, n_folds: int) -> Any:
     return KFold(n_splits=n_folds, shuffle=False), None
 
 
-# Ridge penalties tried, per training step of a representation scaled to unit mean variance (alpha / n:
-# 1e-7, nearly least squares, .. 1e2, nearly the mean): the same shrinkage for 1000 steps or 4000.
+# Ridge penalties tried, relative to the fit: alpha = n r, n its steps, for a representation scaled to
+# unit total variance (so every eigenvalue of x'x / n is at most 1): r = 1e-7 is nearly least squares,
+# r = 1e2 shrinks every direction at least 100-fold, nearly to the mean.
 RELATIVE_ALPHAS = np.logspace(-7, 2, 10)
 
 
 def ridge_paths(x: np.ndarray, y: np.ndarray, alphas: np.ndarray) -> np.ndarray:
-    """Ridge coefficients [A, d_x, d_y] of centred x [n, d_x] -> centred y [n, d_y], one per alpha
-    (argmin |y - x b|^2 + alpha |b|^2 = V diag(s / (s^2 + alpha)) U'y, from one SVD x = U S V')."""
-    u, s, vt = np.linalg.svd(x, full_matrices=False)
-    uty = u.T @ y
-    return np.stack([vt.T @ ((s / (s * s + a))[:, None] * uty) for a in alphas])
+    """Ridge coefficients [A, d_x, d_y] of centred x [n, d_x] -> centred y [n, d_y], one per alpha:
+    (x'x + alpha I)^-1 x'y = V diag(1 / (lambda + alpha)) V' x'y from one eigendecomposition of the
+    d_x x d_x Gram matrix x'x = V diag(lambda) V' (representations are reduced to at most 512 columns,
+    1024 with the input in predictability: far cheaper than an SVD of x)."""
+    evals, v = np.linalg.eigh(x.T @ x)
+    evals = np.clip(evals, 0.0, None)
+    vtxy = v.T @ (x.T @ y)
+    return np.stack([v @ (vtxy / (evals + a)[:, None]) for a in alphas])
 
 
-def _ridge_predictions(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, alphas: np.ndarray
+def _ridge_predictions(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, relative: np.ndarray
                        ) -> np.ndarray:
-    """Predictions [A, n_test, d_y] of ridge fits with an intercept on (x_train, y_train), one per alpha."""
+    """Predictions [A, n_test, d_y] of ridge fits with an intercept on (x_train, y_train), one per
+    relative penalty (alpha = len(x_train) * relative)."""
     mx, my = x_train.mean(axis=0), y_train.mean(axis=0)
-    return np.einsum("nd,ade->ane", x_test - mx, ridge_paths(x_train - mx, y_train - my, alphas)) + my
+    paths = ridge_paths(x_train - mx, y_train - my, len(x_train) * np.asarray(relative))
+    return np.matmul(x_test - mx, paths) + my  # [n, d] @ [A, d, e] -> [A, n, e]
 
 
-def choose_alphas(x: np.ndarray, y: np.ndarray, groups: np.ndarray, n_folds: int, alphas: np.ndarray
-                  ) -> np.ndarray:
-    """Per target [d_y], the alpha with the least squared error over inner folds that hold out whole
-    episodes: steps of one episode are alike, so leaving out single steps would favour fitting the
-    episodes seen (a goal code standing in for the joint angles of that episode) over generalising."""
-    splitter, split_groups = _folds(groups, min(n_folds, len(x)))
-    err = np.zeros((len(alphas), y.shape[1]))
+def _inner_folds(groups: np.ndarray, n_folds: int) -> tuple[Any, np.ndarray | None]:
+    """The inner splitter: whole episodes whenever there are two; else contiguous blocks; (None, None)
+    below two steps."""
+    from sklearn.model_selection import GroupKFold, KFold
+    k = min(n_folds, len(np.unique(groups)))
+    if k >= 2:
+        return GroupKFold(n_splits=k), groups
+    return (KFold(n_splits=min(n_folds, len(groups))), None) if len(groups) >= 2 else (None, None)
+
+
+def choose_alphas(x: np.ndarray, y: np.ndarray, groups: np.ndarray, n_folds: int,
+                  relative: np.ndarray = RELATIVE_ALPHAS) -> np.ndarray:
+    """Per target [d_y], the relative penalty with the least squared error over inner folds that hold out
+    whole episodes: steps of one episode are alike, so leaving out single steps would favour fitting
+    the episodes seen (a goal code standing in for the joint angles of that episode) over generalising.
+    Too few steps to split: the largest penalty."""
+    splitter, split_groups = _inner_folds(groups, n_folds)
+    if splitter is None:
+        return np.full(y.shape[1], relative[-1])
+    err = np.zeros((len(relative), y.shape[1]))
     for train, test in splitter.split(x, y, split_groups):
-        err += ((_ridge_predictions(x[train], y[train], x[test], alphas) - y[test]) ** 2).sum(axis=1)
-    return alphas[np.argmin(err, axis=0)]
+        err += ((_ridge_predictions(x[train], y[train], x[test], relative) - y[test]) ** 2).sum(axis=1)
+    return relative[np.argmin(err, axis=0)]
 
 
 def decode_r2(x: np.ndarray, y: np.ndarray, groups: np.ndarray, n_folds: int = 5) -> np.ndarray:
-    """Cross-validated R^2 [d_y] of a ridge regression x [S, d_x] -> y [S, d_y] (NaN for constant columns).
+    """Cross-validated R^2 [d_y] of a ridge regression x [S, d_x] -> y [S, d_y] (NaN for constant columns,
+    and for every column when x holds a NaN or an infinity).
 
-    The representation is centred and scaled as a whole (one factor: its mean unit variance in the
+    The representation is centred and scaled as a whole (one factor: its total variance in the
     training folds), not unit by unit: a unit that hardly varies in the training episodes would
     otherwise be amplified into a wild prediction on a held-out one. The penalty of each target is
     chosen inside the training folds, again holding out whole episodes (choose_alphas). Predictions
     of every held-out fold are pooled, then R^2 = 1 - SS_res / SS_tot per column.
     """
     x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    if len(x) < n_folds:
+        raise DexterityError(f"--folds {n_folds}: only {len(x)} steps to decode from; record more or use fewer folds")
+    if not np.isfinite(x).all():
+        return np.full(y.shape[1], np.nan)
     splitter, split_groups = _folds(groups, n_folds)
     pred = np.zeros_like(y)
     columns = np.arange(y.shape[1])
     for train, test in splitter.split(x, y, split_groups):
-        scale = float(np.sqrt(np.mean(x[train].var(axis=0)))) or 1.0
-        xs = x / scale
-        chosen = choose_alphas(xs[train], y[train], groups[train], n_folds, len(train) * RELATIVE_ALPHAS)
-        alphas, which = np.unique(chosen, return_inverse=True)
-        pred[test] = _ridge_predictions(xs[train], y[train], xs[test], alphas)[which, :, columns].T
+        xs = x / (float(np.sqrt(np.sum(x[train].var(axis=0)))) or 1.0)
+        relative, which = np.unique(choose_alphas(xs[train], y[train], groups[train], n_folds), return_inverse=True)
+        pred[test] = _ridge_predictions(xs[train], y[train], xs[test], relative)[which, :, columns].T
     return 1.0 - np.sum((y - pred) ** 2, axis=0) / _column_ss(y)
 
 
@@ -139,6 +162,9 @@ def decode(rec: Recording, n_folds: int = 5, max_samples: int = 4000, max_featur
     index = _subsample(rec.steps, max_samples)
     groups = rec.episode[index]
     variables = _variables(rec, index)
+    if not variables:  # nothing varied: nothing to decode
+        return {"rows": list(reps), "variables": [], "r2": np.zeros((len(reps), 0)),
+                "per_column": {name: {} for name in reps}, "by_variable": {}}
     bounds = np.cumsum([0] + [v.shape[1] for v in variables.values()])
     targets = np.concatenate(list(variables.values()), axis=1)  # one multi-output fit per representation
     table = np.full((len(reps), len(variables)), np.nan)

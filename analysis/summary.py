@@ -16,33 +16,48 @@ from typing import Any
 
 from dexterity.errors import DexterityError
 
-FILES = ("recording.json", "decode.json", "pca.json", "dynamics.json")
+FILES = {"recording.json": (), "decode.json": ("rows", "by_variable"), "pca.json": (),
+         "dynamics.json": ("timescales", "predictability")}  # each file and the keys a summary reads
 
 
 def load_folder(folder: Path) -> dict[str, Any]:
-    """{file stem: parsed JSON} of one analysis folder; a missing or unreadable file is a DexterityError."""
+    """{file stem: parsed JSON} of one analysis folder; a missing, unreadable or foreign file is a
+    DexterityError naming it."""
     out = {}
-    for name in FILES:
+    for name, keys in FILES.items():
         path = folder / name
         try:
-            out[name.split(".")[0]] = json.loads(path.read_text())
+            data = json.loads(path.read_text())
         except FileNotFoundError:
             raise DexterityError(f"{path} is missing: run `python -m analysis all --id ID --out {folder}`") from None
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise DexterityError(f"{path} cannot be read: {exc}") from None
-    if "by_variable" not in out["decode"]:
-        raise DexterityError(f"{folder / 'decode.json'} predates by_variable: run `python -m analysis decode` again")
+        if not isinstance(data, dict) or any(not isinstance(data.get(k), (dict, list)) for k in keys):
+            raise DexterityError(f"{path} is not an analysis file of this version (needs {', '.join(keys) or 'an object'}):"
+                                 f" run `python -m analysis all --id ID --out {folder}` again")
+        out[name.split(".")[0]] = data
     return out
 
 
 def label(recording: dict[str, Any]) -> str:
     """'<agent id> @ <checkpoint>, cycle N' of a recording's meta."""
     cycle = recording.get("iteration")
-    return f"{recording.get('agent_id', '?')} @ {recording.get('save', '?')}" + (f", cycle {cycle}" if cycle else "")
+    return f"{recording.get('agent_id', '?')} @ {recording.get('save', '?')}" + (
+        f", cycle {cycle}" if cycle is not None else "")
 
 
 def _number(value: Any, digits: int = 2) -> str:
-    return "–" if value is None else f"{value:.{digits}f}"
+    return f"{value:.{digits}f}" if isinstance(value, (int, float)) else "–"
+
+
+def _get(table: Any, layer: str, key: str) -> Any:
+    """table[layer][key], None when either is absent (a layer without dynamics, say)."""
+    entry = table.get(layer) if isinstance(table, dict) else None
+    return entry.get(key) if isinstance(entry, dict) else None
+
+
+def _at(values: Any, i: int) -> Any:
+    return values[i] if isinstance(values, list) and i < len(values) else None
 
 
 def rows_of(folder: dict[str, Any], layers: list[str], variables: list[str]) -> list[list[str]]:
@@ -54,10 +69,10 @@ def rows_of(folder: dict[str, Any], layers: list[str], variables: list[str]) -> 
         if layer not in decode["rows"]:
             continue
         i = decode["rows"].index(layer)
-        tau = dynamics["timescales"].get(layer, {}).get("module_tau")
-        pred = dynamics["predictability"].get(layer, {}).get("from_state")
-        dim = pca.get(layer, {}).get("dimension")
-        r2 = [decode["by_variable"][v][i] if v in decode["by_variable"] else None for v in variables]
+        tau = _get(dynamics["timescales"], layer, "module_tau")
+        pred = _get(dynamics["predictability"], layer, "from_state")
+        dim = _get(pca, layer, "dimension")
+        r2 = [_at(decode["by_variable"].get(v), i) for v in variables]
         out.append([layer, name, _number(dim, 1), _number(tau), _number(pred)] + [_number(v) for v in r2])
     return out
 

@@ -1,5 +1,6 @@
 """analysis: recording every layer (recurrent states too) of a saved agent, decoding, PCA, CKA, weights, CLI."""
 import json
+import shutil
 import subprocess
 import sys
 
@@ -131,6 +132,13 @@ def test_cli_writes_every_file(trained):
                                          capture_output=True, text=True, cwd=ROOT, timeout=120), "--variables")
     assert_one_line_error(subprocess.run([sys.executable, "-m", "analysis.summary", str(root)],
                                          capture_output=True, text=True, cwd=ROOT, timeout=120), "is missing")
+    broken = root / "broken"
+    shutil.copytree(out, broken)
+    (broken / "dynamics.json").write_text("[1, 2]")
+    assert_one_line_error(subprocess.run([sys.executable, "-m", "analysis.summary", str(broken)],
+                                         capture_output=True, text=True, cwd=ROOT, timeout=120), "dynamics.json")
+    again = run_analysis("pca", "--id", agent_id, "--cpu", "--storage", str(root))  # reads that recording
+    assert again.returncode == 0 and f"using the recording in {out}: 4 episodes of {agent_id}" in again.stdout
     bad = run_analysis("pca", "--id", "no-such-agent", "--storage", str(root))
     assert bad.returncode == 2 and bad.stderr.startswith("error:")
 
@@ -151,9 +159,8 @@ def test_env_kwargs_override_the_saved_ones_while_recording(trained):
     (["--env-kwargs", "{bad"], "--env-kwargs"),
     (["--env-kwargs", "[1]"], "--env-kwargs"),
 ])
-def test_bad_seed_or_env_kwargs_are_one_line_before_the_agent_loads(trained, args, flag):
-    root, _, _ = trained
-    assert_one_line_error(run_analysis("record", "--id", "no-such-agent", *args, "--storage", str(root)), flag)
+def test_bad_seed_or_env_kwargs_are_one_line_before_the_agent_loads(tmp_path, args, flag):
+    assert_one_line_error(run_analysis("record", "--id", "no-such-agent", *args, "--storage", str(tmp_path)), flag)
 
 
 def test_a_unit_quiet_in_the_training_episodes_cannot_blow_up_held_out_predictions():
@@ -179,6 +186,28 @@ def test_pooled_r2_is_the_share_of_the_variables_whole_variance():
     r2 = np.array([0.9, -100.0, np.nan])  # the constant third column has no R^2
     assert pooled_r2(r2, y) == pytest.approx(1 - (0.1 * 4 + 101 * 0.0075) / 4.0075)
     assert np.isnan(pooled_r2(np.array([np.nan]), np.ones((4, 1))))
+
+
+@pytest.mark.parametrize("n, d", [(60, 8), (12, 30)])  # more steps than units, and fewer
+def test_ridge_predictions_match_scikit_learns_ridge(n, d):
+    from sklearn.linear_model import Ridge
+    from analysis.analyses import _ridge_predictions
+    rng = np.random.default_rng(3)
+    x, y, x_new = rng.normal(size=(n, d)) + 2.0, rng.normal(size=(n, 3)) - 1.0, rng.normal(size=(5, d))
+    relative = np.array([1e-3, 0.5])
+    ours = _ridge_predictions(x, y, x_new, relative)
+    for k, r in enumerate(relative):
+        np.testing.assert_allclose(ours[k], Ridge(alpha=n * r).fit(x, y).predict(x_new), rtol=1e-7, atol=1e-9)
+
+
+def test_decoding_too_few_steps_is_one_error_and_a_nan_representation_scores_nan():
+    from analysis.analyses import decode_r2
+    from dexterity.errors import DexterityError
+    with pytest.raises(DexterityError, match="--folds 5: only 3 steps"):
+        decode_r2(np.ones((3, 2)), np.arange(3.0)[:, None], np.zeros(3), n_folds=5)
+    x = np.random.default_rng(0).normal(size=(40, 3))
+    x[7, 1] = np.nan
+    assert np.isnan(decode_r2(x, x[:, :1] * 0 + np.arange(40.0)[:, None], np.repeat(np.arange(8), 5))).all()
 
 
 def test_ridge_paths_match_the_normal_equations():

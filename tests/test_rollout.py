@@ -148,12 +148,14 @@ def test_kl_over_ranks_is_weighted_by_each_ranks_share(gathered):
     KL that every rank compares with --target-kl, as its gradients count half."""
     base, brain, rollout, weights = gathered
     config = derive_config(base, {"epochs": 3, "batch_size": 8})
-    kls = {}
+    kls, outs = {}, {}
     for weight in (1.0, 0.5):
         brain.policy.model.set_weights(weights)
         comm = _RecordingComm()
         plan = Minibatches(length=1, rows=8, steps=HORIZON * N_ENVS // 8, weight=weight)
-        Learner(brain.policy, config, comm, seed=0, plan=plan).optimise(rollout, 1e-3)
+        outs[weight] = Learner(brain.policy, config, comm, seed=0, plan=plan).optimise(rollout, 1e-3)
         kls[weight] = comm.kls
     assert len(kls[1.0]) == 3 and min(kls[1.0]) > 0
     np.testing.assert_allclose(kls[0.5], np.array(kls[1.0]) / 2, rtol=1e-6)
+    for key in ("train/approx_kl", "train/policy_loss", "train/entropy"):  # the cycle's means alike
+        assert outs[0.5][key] == pytest.approx(outs[1.0][key] / 2, rel=1e-5), key

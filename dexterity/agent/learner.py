@@ -96,6 +96,9 @@ class Learner:
                  plan: Minibatches | None = None):
         self.policy, self.config, self.comm = policy, config, comm
         self.plan = plan
+        # this optimiser's share of the global minibatch times the optimisers (1: even data), the weight of
+        # its gradients and of its figures in every mean over optimising ranks
+        self.share = plan.weight if plan is not None else 1.0
         self.length = plan.length if plan is not None else (config["tbptt"] if policy.recurrent else 1)
         self.variables = policy.model.trainable_variables
         self.optimizer = keras.optimizers.Adam(learning_rate=config["lr_pi"], epsilon=1e-5)
@@ -130,8 +133,8 @@ class Learner:
         if self.comm.size == 1:
             return grads
         flat = tf.concat([tf.reshape(g, [-1]) for g in grads], axis=0)
-        if self.plan is not None and self.plan.weight != 1.0:  # this optimiser's share of the global minibatch
-            flat = flat * self.plan.weight
+        if self.share != 1.0:
+            flat = flat * self.share
         flat = tf.numpy_function(self.comm.allreduce_mean, [flat], tf.float32)
         sizes = [int(np.prod(g.shape)) for g in grads]
         return [tf.reshape(part, g.shape) for part, g in zip(tf.split(flat, sizes), grads)]
@@ -213,9 +216,7 @@ class Learner:
         """Mean over the optimising ranks of per-rank figures [M], each weighted by its rank's share of
         the global minibatch as its gradients are (`Minibatches.weight`), so a KL stop or an adaptive
         step judges the same update the gradients made."""
-        if self.plan is not None and self.plan.weight != 1.0:
-            values = values * self.plan.weight
-        return self.comm.allreduce_mean(values)
+        return self.comm.allreduce_mean(values * self.share if self.share != 1.0 else values)
 
     def current_lr(self) -> float:
         """The optimizer's learning rate now (float32, as saved in a checkpoint)."""

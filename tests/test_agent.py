@@ -100,3 +100,21 @@ def test_gif_of_an_episode_is_written(storage, tmp_path):
     assert 1 <= len(frames) <= 20 and frames[0].ndim == 3 and total > 0
     path = write_video(frames, tmp_path / "episode.gif")
     assert path.stat().st_size > 1000
+
+
+@pytest.mark.parametrize("returns, stops", [
+    ([480, 490, 500, 470, 500], True),
+    ([480, 490, 500, 470, 400], False),                   # mean 468
+    ([480, None, 490, 500, None, 470, 500], True),        # cycles that finished no episode are left out
+    ([480, None, 490, 500, 470], False),                  # only four cycles with episodes
+])
+def test_stop_early_averages_the_last_cycles_that_finished_episodes(returns, stops):
+    """A good CartPole policy runs 500-step episodes, longer than a cycle's 128 steps per env: some
+    cycles finish none, and they must not keep --stop-early from ever stopping."""
+    from types import SimpleNamespace
+    from dexterity.agent.ppo import PPOAgent
+    history = [{"iteration": i} if r is None else {"iteration": i, "rollout/return_mean": r}
+               for i, r in enumerate(returns)]
+    agent = SimpleNamespace(config={"stop_early": True, "stop_window": 5}, history=history,
+                            info={"reward_threshold": 475.0})
+    assert PPOAgent._should_stop(agent) is stops

@@ -316,10 +316,13 @@ class PPOAgent:
             self.config = {**self.config, "gif_every": 0}
 
     def _should_stop(self) -> bool:
+        """--stop-early: the mean return of the last `stop_window` cycles that finished episodes (a cycle
+        shorter than the episodes of a good policy finishes none) reaches the env's reward threshold."""
         if not self.config["stop_early"]:
             return False
-        window = [r.get("rollout/return_mean") for r in self.history[-self.config["stop_window"]:]]
-        if len(window) < self.config["stop_window"] or any(w is None for w in window):
+        returns = [r["rollout/return_mean"] for r in self.history if r.get("rollout/return_mean") is not None]
+        window = returns[-self.config["stop_window"]:]
+        if len(window) < self.config["stop_window"]:
             return False
         return float(np.mean(window)) >= float(self.info["reward_threshold"])
 

@@ -113,7 +113,8 @@ PARAMETERS: dict[str, Param] = {
     # run control
     "iterations": Param(1000, int, "training cycles", check=_positive, check_text="positive"),
     "stop_early": Param(False, bool, "stop once the last cycles' mean return reaches the env's reward threshold"),
-    "stop_window": Param(5, int, "cycles averaged for --stop-early", check=_positive, check_text="positive"),
+    "stop_window": Param(5, int, "cycles that finished episodes averaged for --stop-early", check=_positive,
+                         check_text="positive"),
     "eval": Param(False, bool, "run evaluation episodes each cycle so that at least 5 episodes count"),
     "radical_evaluation": Param(False, bool, "take the cycle statistics from evaluation episodes only"),
     "save_every": Param(0, int, "also keep a numbered checkpoint every N cycles (0: only best and last)",

@@ -1,6 +1,5 @@
 """Distributed training with 2 MPI ranks: gradient averaging, normaliser merge, identical weights,
 train.py under mpirun, resuming with another rank count, and a killed rank ending the job."""
-import json
 import os
 import shutil
 import signal
@@ -11,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, run_script
+from conftest import ROOT, progress_records, run_script
 
 MPIRUN = shutil.which("mpirun", path=os.path.dirname(sys.executable)) or shutil.which("mpirun")
 pytestmark = [pytest.mark.mpi, pytest.mark.skipif(MPIRUN is None, reason="mpirun not installed")]
@@ -73,7 +72,7 @@ def test_train_py_under_mpirun(storage, extra):
     agent_ids = os.listdir(storage / "saved_models")
     assert len(agent_ids) == 1  # one agent id, from rank 0
     folder = storage / "experiments" / agent_ids[0]
-    records = [json.loads(line) for line in (folder / "progress.jsonl").open()]
+    records = progress_records(storage, agent_ids[0])
     assert [r["iteration"] for r in records] == [0, 1]
     assert records[-1]["frames"] == 2 * 4 * 32 and records[-1]["dist/ranks"] == 2
     assert len(list(folder.glob("events.out.tfevents.*"))) == 1  # TensorBoard: rank 0 only
@@ -86,7 +85,7 @@ def test_resume_with_a_different_number_of_ranks(storage):
     assert "cycle 3/3" in proc.stdout
     proc = mpirun("train.py", "--load-from", agent_id, "--iterations", "4")
     assert "cycle 4/4" in proc.stdout
-    records = [json.loads(line) for line in (storage / "experiments" / agent_id / "progress.jsonl").open()]
+    records = progress_records(storage, agent_id)
     assert [r["iteration"] for r in records] == [0, 1, 2, 3]
     assert [r["dist/ranks"] for r in records] == [2, 2, 1, 2]
 

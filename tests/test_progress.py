@@ -1,13 +1,12 @@
 """Live progress of long cycles: settings, plain lines and their rate limit, the terminal bar, and a
 training run whose cycle lines stay as they were."""
 import io
-import json
 import re
 import time
 
 import pytest
 
-from conftest import run_script
+from conftest import progress_records, run_script
 from dexterity.agent.progress import CycleProgress, LiveProgress, Settings, make_progress, settings
 from dexterity.agent.report import format_line
 from dexterity.errors import ConfigError
@@ -143,6 +142,6 @@ def test_a_run_shows_both_phases_and_keeps_its_cycle_lines(storage, monkeypatch)
     agent_id = rest[0].split()[1]
     rest = [rest[0]] + rest[2:]  # agent, cycle 1, cycle 2, done
     assert len(rest) == 4
-    records = [json.loads(r) for r in (storage / "experiments" / agent_id / "progress.jsonl").read_text().splitlines()]
+    records = progress_records(storage, agent_id)
     for printed, record in zip(rest[1:3], records):
         assert re.fullmatch(re.escape(format_line(record, 2, None)) + r" \| ETA \d+s", printed)

@@ -50,12 +50,17 @@ def pca(rec: Recording, components: int = 10, max_samples: int = 2000) -> dict[s
     return out
 
 
-def _folds(groups: np.ndarray, n_folds: int) -> Any:
-    """Cross-validation splitter: whole episodes per fold when there are enough, else contiguous blocks."""
+def splitter(groups: np.ndarray, n_folds: int, min_episodes: int) -> tuple[Any, np.ndarray | None]:
+    """(cross-validation splitter, groups to split by) for steps [n] of the episodes `groups` [n]: whole
+    episodes, min(n_folds, episodes) folds, when there are at least `min_episodes` (and two); else
+    contiguous blocks of steps, min(n_folds, n) folds; (None, None) below two steps. The outer folds of
+    decoding ask for `n_folds` episodes, the inner ones that choose its penalties for two."""
     from sklearn.model_selection import GroupKFold, KFold
-    if len(np.unique(groups)) >= n_folds:
-        return GroupKFold(n_splits=n_folds), groups
-    return KFold(n_splits=n_folds, shuffle=False), None
+    episodes = len(np.unique(groups))
+    if episodes >= max(min_episodes, 2):
+        return GroupKFold(n_splits=min(n_folds, episodes)), groups
+    k = min(n_folds, len(groups))
+    return (KFold(n_splits=k), None) if k >= 2 else (None, None)
 
 
 # Ridge penalties tried, relative to the fit: alpha = n r, n its steps, for a representation scaled to
@@ -84,27 +89,17 @@ def _ridge_predictions(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndar
     return np.matmul(x_test - mx, paths) + my  # [n, d] @ [A, d, e] -> [A, n, e]
 
 
-def _inner_folds(groups: np.ndarray, n_folds: int) -> tuple[Any, np.ndarray | None]:
-    """The inner splitter: whole episodes whenever there are two; else contiguous blocks; (None, None)
-    below two steps."""
-    from sklearn.model_selection import GroupKFold, KFold
-    k = min(n_folds, len(np.unique(groups)))
-    if k >= 2:
-        return GroupKFold(n_splits=k), groups
-    return (KFold(n_splits=min(n_folds, len(groups))), None) if len(groups) >= 2 else (None, None)
-
-
 def choose_alphas(x: np.ndarray, y: np.ndarray, groups: np.ndarray, n_folds: int,
                   relative: np.ndarray = RELATIVE_ALPHAS) -> np.ndarray:
     """Per target [d_y], the relative penalty with the least squared error over inner folds that hold out
     whole episodes: steps of one episode are alike, so leaving out single steps would favour fitting
     the episodes seen (a goal code standing in for the joint angles of that episode) over generalising.
     Too few steps to split: the largest penalty."""
-    splitter, split_groups = _inner_folds(groups, n_folds)
-    if splitter is None:
+    folds, split_groups = splitter(groups, n_folds, min_episodes=2)
+    if folds is None:
         return np.full(y.shape[1], relative[-1])
     err = np.zeros((len(relative), y.shape[1]))
-    for train, test in splitter.split(x, y, split_groups):
+    for train, test in folds.split(x, y, split_groups):
         err += ((_ridge_predictions(x[train], y[train], x[test], relative) - y[test]) ** 2).sum(axis=1)
     return relative[np.argmin(err, axis=0)]
 
@@ -124,10 +119,10 @@ def decode_r2(x: np.ndarray, y: np.ndarray, groups: np.ndarray, n_folds: int = 5
         raise DexterityError(f"--folds {n_folds}: only {len(x)} steps to decode from; record more or use fewer folds")
     if not np.isfinite(x).all():
         return np.full(y.shape[1], np.nan)
-    splitter, split_groups = _folds(groups, n_folds)
+    folds, split_groups = splitter(groups, n_folds, min_episodes=n_folds)
     pred = np.zeros_like(y)
     columns = np.arange(y.shape[1])
-    for train, test in splitter.split(x, y, split_groups):
+    for train, test in folds.split(x, y, split_groups):
         xs = x / (float(np.sqrt(np.sum(x[train].var(axis=0)))) or 1.0)
         relative, which = np.unique(choose_alphas(xs[train], y[train], groups[train], n_folds), return_inverse=True)
         pred[test] = _ridge_predictions(xs[train], y[train], xs[test], relative)[which, :, columns].T

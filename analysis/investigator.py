@@ -103,11 +103,12 @@ class Investigator:
                max_steps: int = 5000, env_kwargs: dict[str, Any] | None = None) -> Recording:
         """Run `episodes` whole episodes (at most `max_steps` steps each) and record everything;
         `env_kwargs` update the kwargs the agent was trained with (as evaluate.py's), kept in the meta."""
+        from dexterity.agent.checkpoint import run_env_kwargs
         from dexterity.envpool import EnvPool
         if episodes < 1:
             raise DexterityError("-n must be at least 1")
         n = max(1, min(envs, episodes))
-        kwargs = {**(self.info.get("env_kwargs") or {}), **(env_kwargs or {})}
+        kwargs = run_env_kwargs(self.info, env_kwargs)
         with EnvPool(self.info["env_id"], n, seed, processes=n, env_kwargs=kwargs,
                      plugins=self.info.get("plugins", ())) as pool:
             rows = self._run(pool, episodes, seed, deterministic, max_steps)

@@ -33,7 +33,8 @@ def load_folder(folder: Path) -> dict[str, Any]:
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise DexterityError(f"{path} cannot be read: {exc}") from None
         if not isinstance(data, dict) or any(not isinstance(data.get(k), (dict, list)) for k in keys):
-            raise DexterityError(f"{path} is not an analysis file of this version (needs {', '.join(keys) or 'an object'}):"
+            needs = ", ".join(keys) or "an object"
+            raise DexterityError(f"{path} is not an analysis file of this version (needs {needs}):"
                                  f" run `python -m analysis all --id ID --out {folder}` again")
         out[name.split(".")[0]] = data
     return out
@@ -85,7 +86,8 @@ def summary_table(folders: list[dict[str, Any]], layers: list[str] | None = None
     variables = variables or list(first["by_variable"])
     unknown = [v for v in variables if not any(v in f["decode"]["by_variable"] for f in folders)]
     if unknown:
-        raise DexterityError(f"--variables: {', '.join(unknown)} not recorded; known: {', '.join(first['by_variable'])}")
+        known = ", ".join(first["by_variable"])
+        raise DexterityError(f"--variables: {', '.join(unknown)} not recorded; known: {known}")
     missing = [layer for layer in layers if not any(layer in f["decode"]["rows"] for f in folders)]
     if missing:
         raise DexterityError(f"--layers: no layer {', '.join(missing)}; known: {', '.join(first['rows'])}")

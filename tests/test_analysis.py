@@ -233,3 +233,27 @@ def test_an_episode_code_does_not_pass_for_a_decodable_variable():
         y = targets[groups] + 0.05 * rng.normal(size=(1600, 1))
         scores.append(decode_r2(x, y, groups, n_folds=5)[0])
     assert np.mean(scores) > -0.3, scores
+
+
+@pytest.mark.parametrize("episodes, steps, min_episodes, whole, n_splits", [
+    (6, 60, 5, True, 5),    # enough episodes for the outer folds: whole episodes, 5 folds
+    (3, 60, 5, False, 5),   # too few for the outer folds: contiguous blocks of steps
+    (3, 60, 2, True, 3),    # the inner folds take whole episodes from two on, one per fold
+    (1, 4, 2, False, 4),    # one episode: blocks, as many as there are steps up to n_folds
+])
+def test_folds_hold_out_whole_episodes_when_there_are_enough(episodes, steps, min_episodes, whole, n_splits):
+    from analysis.analyses import splitter
+    groups = np.repeat(np.arange(episodes), steps // episodes)
+    folds, split_groups = splitter(groups, 5, min_episodes)
+    tests = [test for _, test in folds.split(np.zeros((len(groups), 1)), None, split_groups)]
+    assert len(tests) == n_splits
+    assert sorted(np.concatenate(tests).tolist()) == list(range(len(groups)))  # every step held out once
+    split_episode = any(set(groups[test]) & set(groups[np.setdiff1d(np.arange(len(groups)), test)]) for test in tests)
+    assert split_episode != whole
+    if not whole:
+        assert all(np.all(np.diff(test) == 1) for test in tests)  # contiguous blocks
+
+
+def test_a_single_step_cannot_be_split():
+    from analysis.analyses import splitter
+    assert splitter(np.zeros(1), 5, 2) == (None, None)

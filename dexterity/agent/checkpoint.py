@@ -165,6 +165,13 @@ def read_info(folder: Path) -> dict[str, Any]:
     return info
 
 
+def run_env_kwargs(info: dict[str, Any], overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The env kwargs to run a saved agent with: those it trained with (training aids, physics profile,
+    action interface; `read_info`'s), updated key by key by `overrides` (None values included, e.g.
+    goal_angle)."""
+    return {**(info.get("env_kwargs") or {}), **(overrides or {})}
+
+
 def load_brain(folder: Path, info: dict[str, Any] | None = None, config: dict[str, Any] | None = None) -> Brain:
     """Rebuild the policy and state normaliser of a checkpoint folder (weights loaded)."""
     info = info or read_info(folder)

@@ -216,7 +216,7 @@ class Learner:
         """Mean over the optimising ranks of per-rank figures [M], each weighted by its rank's share of
         the global minibatch as its gradients are (`Minibatches.weight`), so a KL stop or an adaptive
         step judges the same update the gradients made."""
-        return self.comm.allreduce_mean(values * self.share if self.share != 1.0 else values)
+        return self.comm.allreduce_mean(values * self.share)
 
     def current_lr(self) -> float:
         """The optimizer's learning rate now (float32, as saved in a checkpoint)."""

@@ -41,7 +41,7 @@ def evaluate(agent_id: str | None, episodes: int, which: str | None = None, dete
     workers: parallel envs, 0 for min(episodes, 8).
     sequential: True in this process, False in worker processes, None chosen (dexterity.envlayout).
     """
-    from dexterity.agent.checkpoint import checkpoint_dir, load_brain, read_info, spread_states
+    from dexterity.agent.checkpoint import checkpoint_dir, load_brain, read_info, run_env_kwargs, spread_states
     from dexterity.agent.rollout import run_episodes
     from dexterity.envpool import EnvPool, import_plugins
     from dexterity.errors import DexterityError
@@ -59,7 +59,7 @@ def evaluate(agent_id: str | None, episodes: int, which: str | None = None, dete
     brain = load_brain(folder, info)
     brain.policy.reseed(seed)
     n_envs = workers or min(episodes, 8)
-    kwargs = {**(info.get("env_kwargs") or {}), **(env_kwargs or {})}
+    kwargs = run_env_kwargs(info, env_kwargs)
     with EnvPool(env_id or info["env_id"], n_envs, seed, processes=n_envs, sequential=sequential,
                  env_kwargs=kwargs, plugins=info.get("plugins", ())) as pool:
         if pool.action_space != brain.action_space:

@@ -118,16 +118,16 @@ def default_output(info: dict[str, Any], which: str) -> Path:
 
 def observe(args: argparse.Namespace) -> tuple[list[dict[str, Any]], Path | None, dict[str, Any]]:
     """Load the agent, run the episodes (window or frames); returns (records, video path or None, info)."""
+    from dexterity.agent.checkpoint import run_env_kwargs
     from dexterity.agent.media import write_video
     from dexterity.envpool import EnvPool
     info, brain, which = load_agent(args.id, args.save)
     brain.policy.reseed(args.seed)
     env_id = args.env or info["env_id"]
     window = args.output is None and has_display()
-    kwargs = {**(info.get("env_kwargs") or {}), "render_mode": "human" if window else "rgb_array"}
-    if args.env:  # the saved kwargs (reward config ...) belong to the agent's own env, not to the forced one
-        kwargs = {"render_mode": kwargs["render_mode"]}
-    kwargs.update(args.env_kwargs_dict)
+    # the saved kwargs (reward config ...) belong to the agent's own env, not to a forced one
+    kwargs = run_env_kwargs({} if args.env else info,
+                            {"render_mode": "human" if window else "rgb_array", **args.env_kwargs_dict})
     frames: list[np.ndarray] | None = None if window else []
     with EnvPool(env_id, 1, args.seed, processes=1, env_kwargs=kwargs, plugins=info.get("plugins", ())) as pool:
         check_compatible(pool, brain, env_id)

@@ -147,6 +147,8 @@ def check_args(args: argparse.Namespace) -> None:
                                ("--max-lag", args.max_lag, 1), ("--points", args.points, 1)):
         if value < least:
             raise DexterityError(f"{flag} must be at least {least}, got {value}")
+    if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
+        raise DexterityError(f"--out {args.out} is a file; give a folder")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -160,7 +162,10 @@ def main(argv: list[str] | None = None) -> int:
     from dexterity.storage import experiment_dir
     investigator = Investigator(args.id, args.save)
     out = Path(args.out) if args.out else experiment_dir(investigator.agent_id) / "analysis"
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DexterityError(f"--out {out}: cannot make that folder ({exc.strerror or exc})") from None
     rec = None
     if args.command in ("record", "all") or (args.command in RECORDED and not (out / "recording.npz").is_file()):
         rec = run_record(args, investigator, out)

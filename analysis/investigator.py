@@ -86,17 +86,9 @@ class Investigator:
     """Loads a saved agent (any env, any model) and records its activations over whole episodes."""
 
     def __init__(self, agent_id: str | None, which: str | None = None):
-        from dexterity.agent.checkpoint import checkpoint_dir, load_brain, read_info
-        from dexterity.envpool import import_plugins
-        from dexterity.storage import models_dir, resolve_agent_id
-        self.agent_id = resolve_agent_id(agent_id)
-        if which is None:
-            which = "best" if (models_dir(self.agent_id) / "best" / "agent.json").is_file() else "last"
-        self.which = which
-        folder = checkpoint_dir(self.agent_id, which)
-        self.info = read_info(folder)
-        import_plugins(self.info.get("plugins", ()))
-        self.brain = load_brain(folder, self.info)
+        from dexterity.agent.checkpoint import load_saved
+        self.info, self.brain, self.which = load_saved(agent_id, which)
+        self.agent_id = self.info["agent_id"]
         self.model = self.brain.policy.model
 
     def record(self, episodes: int = 10, seed: int = 0, deterministic: bool = True, envs: int = 4,

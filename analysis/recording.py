@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -45,25 +47,34 @@ class Recording:
         arrays.update({f"input/{k}": v for k, v in self.inputs.items()})
         arrays.update({f"var/{k}": v for k, v in self.variables.items()})
         arrays.update({f"cellin/{k}": v for k, v in self.cell_inputs.items()})
-        np.savez_compressed(folder / "recording.npz", episode=self.episode, step=self.step, reward=self.reward,
-                            **arrays)
         meta = {**self.meta, "layers": list(self.activations), "inputs": list(self.inputs),
                 "variables": list(self.variables), "cell_inputs": list(self.cell_inputs), "steps": self.steps,
                 "shapes": {k: list(v.shape) for k, v in arrays.items()}}
-        (folder / "recording.json").write_text(json.dumps(meta, indent=1))
+        # both files in full under temporary names, then the json, then the npz (which `load` looks for)
+        # take their places: a crash leaves the previous pair or no npz, never a half-written file
+        with open(folder / "recording.tmp.npz", "wb") as f:
+            np.savez_compressed(f, episode=self.episode, step=self.step, reward=self.reward, **arrays)
+        (folder / "recording.json.tmp").write_text(json.dumps(meta, indent=1))
+        (folder / "recording.npz").unlink(missing_ok=True)
+        os.replace(folder / "recording.json.tmp", folder / "recording.json")
+        os.replace(folder / "recording.tmp.npz", folder / "recording.npz")
 
     @classmethod
     def load(cls, folder: Path) -> "Recording":
         path = folder / "recording.npz"
         if not path.is_file():
             raise DexterityError(f"no recording at {path}; run `python -m analysis record --id ID` first")
-        meta = json.loads((folder / "recording.json").read_text())
-        with np.load(path) as data:
-            def group(prefix: str, names: list[str]) -> dict[str, np.ndarray]:
-                return {n: data[f"{prefix}/{n}"] for n in names}
-            return cls(group("act", meta["layers"]), group("input", meta["inputs"]),
-                       group("var", meta["variables"]), data["episode"], data["step"], data["reward"], meta,
-                       group("cellin", meta.get("cell_inputs", [])))
+        try:
+            meta = json.loads((folder / "recording.json").read_text())
+            with np.load(path) as data:
+                def group(prefix: str, names: list[str]) -> dict[str, np.ndarray]:
+                    return {n: data[f"{prefix}/{n}"] for n in names}
+                return cls(group("act", meta["layers"]), group("input", meta["inputs"]),
+                           group("var", meta["variables"]), data["episode"], data["step"], data["reward"], meta,
+                           group("cellin", meta.get("cell_inputs", [])))
+        except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:  # JSONDecodeError: ValueError
+            raise DexterityError(f"the recording in {folder} is incomplete or corrupt ({type(exc).__name__}: {exc}); "
+                                 f"run `python -m analysis record --id ID --out {folder}` again") from None
 
 
 def flat(x: np.ndarray) -> np.ndarray:

@@ -40,7 +40,9 @@ def make_env(env_id: str, env_kwargs: dict[str, Any] | None = None, plugins: Seq
         raise DexterityError(f"cannot make environment '{env_id}': {exc}") from exc
     except (ImportError, ModuleNotFoundError) as exc:
         raise DexterityError(f"environment '{env_id}' needs a missing package: {exc}") from exc
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, ValueError) and not env_kwargs:  # fails without options: the env's bug
+            raise
         raise DexterityError(f"environment '{env_id}' rejected its options {env_kwargs}: {exc}") from exc
 
 

@@ -20,6 +20,7 @@ from typing import Any, Callable
 from dexterity.errors import AgentNotFoundError, StorageError
 
 AGENT_ID_PATTERN = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_.-]*$")
+MAX_ID_LENGTH = 128  # a folder name, well under the file systems' 255
 
 
 def storage_root() -> Path:
@@ -46,6 +47,8 @@ def new_agent_id() -> str:
 
 
 def check_agent_id(agent_id: str) -> str:
+    if len(agent_id) > MAX_ID_LENGTH:
+        raise AgentNotFoundError(f"'{agent_id[:40]}...' is not a valid agent id (longer than {MAX_ID_LENGTH} characters)")
     if not AGENT_ID_PATTERN.match(agent_id) or ".." in agent_id:
         raise AgentNotFoundError(f"'{agent_id}' is not a valid agent id")
     return agent_id

@@ -37,6 +37,23 @@ def allowed_hosts(args: argparse.Namespace) -> list[str]:
     return [h for h in dict.fromkeys([args.host, *args.allow_host]) if h not in ("0.0.0.0", "::", "")]
 
 
+def port_problem(host: str, port: int) -> str | None:
+    """Why the server could not listen on host:port (port in use, unknown host), or None if it can."""
+    import socket
+    try:
+        infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        return f"unknown host ({exc.strerror})"
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server itself binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            return exc.strerror or str(exc)
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Start the monitor's web server (Flask's threaded server)."""
     args = parse_args(argv)
@@ -53,6 +70,10 @@ def main(argv: list[str] | None = None) -> int:
     results = Path(args.results) if args.results else default_results()
     if results is not None and not results.is_dir():
         print(f"error: --results {args.results}: no such folder", file=sys.stderr)
+        return 2
+    problem = port_problem(args.host, args.port)
+    if problem:
+        print(f"error: cannot serve on {args.host}:{args.port}: {problem}", file=sys.stderr)
         return 2
     app = create_app(root, allowed_hosts(args), results)
     print(f"[monitor] storage {root.resolve()} -> http://{args.host}:{args.port}/", file=sys.stderr)

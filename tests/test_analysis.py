@@ -158,9 +158,30 @@ def test_env_kwargs_override_the_saved_ones_while_recording(trained):
     (["--seed", "-1"], "--seed"),
     (["--env-kwargs", "{bad"], "--env-kwargs"),
     (["--env-kwargs", "[1]"], "--env-kwargs"),
+    (["--out", "{file}"], "is a file; give a folder"),
 ])
 def test_bad_seed_or_env_kwargs_are_one_line_before_the_agent_loads(tmp_path, args, flag):
+    (tmp_path / "file").write_text("keep")
+    args = [a.replace("{file}", str(tmp_path / "file")) for a in args]
     assert_one_line_error(run_analysis("record", "--id", "no-such-agent", *args, "--storage", str(tmp_path)), flag)
+    assert (tmp_path / "file").read_text() == "keep"
+
+
+def test_a_half_written_recording_is_a_clear_error_and_saving_replaces_both_files(tmp_path):
+    from analysis.recording import Recording
+    from dexterity.errors import DexterityError
+    steps = np.arange(4)
+    rec = Recording({"dense": np.ones((4, 2))}, {"obs": np.zeros((4, 3))}, {"x": np.ones((4, 1))}, steps * 0,
+                    steps, np.zeros(4), {"agent_id": "a"})
+    rec.save(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["recording.json", "recording.npz"]
+    np.testing.assert_array_equal(Recording.load(tmp_path).activations["dense"], np.ones((4, 2)))
+    (tmp_path / "recording.json").unlink()  # a crash between the two files of an older writer
+    with pytest.raises(DexterityError, match="incomplete or corrupt"):
+        Recording.load(tmp_path)
+    (tmp_path / "recording.json").write_text('{"layers": ["other"], "inputs": [], "variables": []}')
+    with pytest.raises(DexterityError, match="incomplete or corrupt"):
+        Recording.load(tmp_path)
 
 
 def test_a_unit_quiet_in_the_training_episodes_cannot_blow_up_held_out_predictions():

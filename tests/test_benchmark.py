@@ -112,10 +112,19 @@ def test_deterministic_without_evaluation_is_an_error_line(storage):
     (["-r", "0", "-i", "1", "-c", "default"], "--repetitions"),
     (["-i", "1", "-e", "--eval-episodes", "0", "-c", "default"], "--eval-episodes"),
     (["-i", "1", "-c", "default", "--lr-pi", "nan"], "--lr-pi must be finite"),
+    (["-i", "1", "-c", "default:seed=3"], "the benchmark sets seed"),
+    (["-i", "1", "-c", "default:iterations=9"], "the benchmark sets iterations"),
 ])
 def test_bad_input_is_an_error_line_before_any_training(storage, args, text):
     assert_one_line_error(run_script("benchmark.py", "CartPole-v1", "x", *args, check=False), text)
     assert not storage.exists()
+
+
+def test_a_bad_benchmark_name_is_an_error_line_and_makes_no_folder(storage, tmp_path):
+    proc = run_script("benchmark.py", "CartPole-v1", "bad/name", "-i", "1", "-c", "default",
+                      "--results", str(tmp_path / "new"), check=False)
+    assert_one_line_error(proc, "benchmark name 'bad/name' must be a file name")
+    assert not (tmp_path / "new").exists() and not storage.exists()
 
 
 def test_learning_curve_windows_weight_rollout_keys_by_episodes(tmp_path):

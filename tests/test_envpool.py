@@ -91,3 +91,14 @@ def test_batch_encoding_against_hand_built_arrays():
     np.testing.assert_array_equal(batch["keys"], np.float32([[1, 0, 0, 0, 1], [0, 1, 0, 0, 1], [1, 0, 0, 0, 1]]))
     np.testing.assert_array_equal(batch["camera"], np.stack([o["camera"] for o in raw]))
     assert batch["camera"].dtype == np.uint8
+
+
+@pytest.mark.parametrize("env_id, kwargs, text", [
+    ("CartPole-v1", {"max_episode_steps": 0}, "positive"),         # gymnasium's ValueError
+    ("ManipulateBlock-v0", {"max_goals": "many"}, "max_goals"),    # int("many"): ValueError
+    ("ManipulateBlock-v0", {"drop_height": [1]}, "drop_height"),   # float([1]): TypeError
+])
+def test_options_an_env_rejects_are_one_clear_error(env_id, kwargs, text):
+    from dexterity.envpool import make_env
+    with pytest.raises(DexterityError, match=f"rejected its options .*{text}"):
+        make_env(env_id, kwargs)

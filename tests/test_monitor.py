@@ -301,6 +301,20 @@ def test_command_line_serves_the_storage(root: Path, tmp_path: Path) -> None:
     assert "Debugger is active" not in out and str(root) in out
 
 
+def test_a_port_in_use_is_one_line(tmp_path: Path) -> None:
+    import socket
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = subprocess.run([sys.executable, "-m", "monitor", "--storage", str(tmp_path), "--port", str(port)],
+                              cwd=tmp_path, capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)),
+                              timeout=120)
+    errors = [line for line in proc.stderr.splitlines() if not line.startswith("[monitor]")]
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert errors == [f"error: cannot serve on 127.0.0.1:{port}: Address already in use"], proc.stderr
+
+
 @pytest.mark.parametrize("args, text", [
     (["--port", "-1"], "--port must be in 1..65535, got -1"),
     (["--port", "70000"], "--port must be in 1..65535, got 70000"),

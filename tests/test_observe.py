@@ -55,6 +55,8 @@ def test_env_kwargs_update_the_saved_ones(agent, tmp_path):
 @pytest.mark.parametrize("args,message", [
     (["nope-agent"], "error: "),
     (["--save", "77"], "no save '77'"),
+    (["--save", "x" * 300], "a save is 'last', 'best' or a cycle number"),
+    (["a" * 300], "longer than 128 characters"),
     (["--env", "CartPole-v1"], "action space"),
     (["--output", "x.avi"], ".gif or .mp4"),
     (["--env-kwargs", "{bad"], "--env-kwargs"),
@@ -62,7 +64,7 @@ def test_env_kwargs_update_the_saved_ones(agent, tmp_path):
 ])
 def test_errors_are_one_line_and_exit_2(agent, args, message):
     root, agent_id = agent
-    argv = args if args[0] == "nope-agent" else [agent_id, *args]
+    argv = args if not args[0].startswith("-") else [agent_id, *args]
     assert_one_line_error(run_script("observe.py", *argv, "--storage", str(root), check=False), message)
 
 
@@ -74,6 +76,7 @@ def test_errors_are_one_line_and_exit_2(agent, args, message):
     (["--output", "{file}/x.gif"], "is not a folder"),
     (["--output", "{tmp}"], ".gif or .mp4"),
     (["--output", "{tmp}/folder.gif"], "is a folder"),
+    (["--env-kwargs", '{"render_mode": "human"}'], "sets render_mode itself"),
     pytest.param(["--output", "/proc/x.gif"], "--output /proc/x.gif: cannot write in /proc",
                  marks=pytest.mark.skipif(not Path("/proc").is_dir(), reason="no /proc")),
 ])
@@ -82,7 +85,7 @@ def test_bad_flags_are_one_line_before_the_agent_loads(storage, tmp_path, args, 
     can be made is not made before the run."""
     (tmp_path / "file").write_text("")
     (tmp_path / "folder.gif").mkdir()
-    args = [a.format(file=tmp_path / "file", tmp=tmp_path) for a in args]
+    args = [a.replace("{file}", str(tmp_path / "file")).replace("{tmp}", str(tmp_path)) for a in args]
     assert_one_line_error(run_script("observe.py", "nope-agent", *args, check=False), text)
     proc = run_script("observe.py", "nope-agent", "--output", str(tmp_path / "new" / "x.gif"), check=False)
     assert_one_line_error(proc, "no saved agent")
@@ -180,3 +183,21 @@ def test_window_mode_with_a_display(agent, tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "shown in a window" in proc.stdout and "episode 1: return" in proc.stdout
     assert videos() == before  # no video written
+
+
+def test_an_env_must_match_the_agents_actions_and_senses():
+    """check_compatible (evaluate.py, observe.py): same action space and the same senses, by name and shape."""
+    from types import SimpleNamespace
+
+    import gymnasium as gym
+
+    from dexterity.agent.checkpoint import check_compatible
+    from dexterity.errors import ConfigError
+    from dexterity.spaces import Sense
+    box = gym.spaces.Box(-1.0, 1.0, (2,))
+    brain = SimpleNamespace(action_space=box, senses=[Sense("obs", (3,), "float32", False)])
+    check_compatible(SimpleNamespace(action_space=box, senses=[Sense("obs", (3,), "float32", False)]), brain, "Same-v0")
+    with pytest.raises(ConfigError, match=r"Wide-v0 observes \[\('obs', \(5,\)\)\]"):
+        check_compatible(SimpleNamespace(action_space=box, senses=[Sense("obs", (5,), "float32", False)]), brain, "Wide-v0")
+    with pytest.raises(ConfigError, match="Other-v0 has action space"):
+        check_compatible(SimpleNamespace(action_space=gym.spaces.Discrete(2), senses=brain.senses), brain, "Other-v0")

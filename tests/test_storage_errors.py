@@ -93,3 +93,24 @@ def test_failed_checkpoint_write_during_training_keeps_the_last_checkpoint(stora
     brain = ckpt.load_brain(last, info)
     for a, b in zip(brain.policy.model.get_weights(), saved):
         np.testing.assert_array_equal(a, b)
+
+
+def test_agent_ids_and_save_names_are_checked_before_any_path_is_touched(tmp_path, monkeypatch):
+    """Names too long for a file system, or saves that are neither last, best nor a cycle number, are
+    refused as 'not found' (exit 2 in every command) instead of reaching the file system."""
+    from dexterity.agent.checkpoint import save_name
+    from dexterity.errors import AgentNotFoundError
+    monkeypatch.setenv("DEXTERITY_STORAGE", str(tmp_path))
+    with pytest.raises(AgentNotFoundError, match="longer than 128"):
+        store.resolve_agent_id("a" * 300)
+    store.check_agent_id("a" * 128)
+    agent = tmp_path / "saved_models" / "x"
+    (agent / "last").mkdir(parents=True)
+    (agent / "last" / "agent.json").write_text("{}")
+    assert save_name("x") == "last"  # no best yet
+    (agent / "best").mkdir()
+    (agent / "best" / "agent.json").write_text("{}")
+    assert (save_name("x"), save_name("x", 120), save_name("x", "last")) == ("best", "120", "last")
+    for bad in ("y" * 300, "../x", "-1", "first"):
+        with pytest.raises(AgentNotFoundError, match="a save is 'last', 'best' or a cycle number"):
+            save_name("x", bad)

@@ -121,14 +121,38 @@ def saved_config(info: dict[str, Any], changes: dict[str, Any] | None) -> dict[s
     return derive_config({**defaults(), **info["config"]}, changes)
 
 
-def checkpoint_dir(agent_id: str | None, which: str = "last") -> Path:
-    """Folder of a saved agent's checkpoint: which is 'last', 'best' or an iteration number."""
+def save_name(agent_id: str, which: str | int | None = None) -> str:
+    """The name of a save of a (resolved) agent: 'last', 'best' or a cycle number; None: 'best' where
+    it exists, else 'last'. Any other name is an AgentNotFoundError."""
+    if which is None:
+        return "best" if (models_dir(agent_id) / "best" / "agent.json").is_file() else "last"
+    which = str(which)
+    if which not in ("last", "best") and not (which.isdigit() and len(which) < 20):
+        raise AgentNotFoundError(f"a save is 'last', 'best' or a cycle number, got '{which[:80]}'")
+    return which
+
+
+def checkpoint_dir(agent_id: str | None, which: str | int | None = "last") -> Path:
+    """Folder of a saved agent's checkpoint `which` (see `save_name`; None: best, else last)."""
     agent_id = resolve_agent_id(agent_id)
-    folder = models_dir(agent_id) / str(which)
+    which = save_name(agent_id, which)
+    folder = models_dir(agent_id) / which
     if not (folder / "agent.json").is_file():
         saves = sorted(p.name for p in models_dir(agent_id).iterdir() if (p / "agent.json").is_file())
         raise AgentNotFoundError(f"agent '{agent_id}' has no save '{which}' (available: {', '.join(saves) or 'none'})")
     return folder
+
+
+def load_saved(agent_id: str | None, which: str | None = None) -> tuple[dict[str, Any], "Brain", str]:
+    """(info, brain, save name) of a saved agent's checkpoint `which` (None: best, else last), with
+    the plugins it trained with imported; unknown ids, saves and corrupt files raise."""
+    from dexterity.plugins import import_plugins
+    agent_id = resolve_agent_id(agent_id)
+    which = save_name(agent_id, which)
+    folder = checkpoint_dir(agent_id, which)
+    info = read_info(folder)
+    import_plugins(info.get("plugins", ()))
+    return info, load_brain(folder, info), which
 
 
 _INFO_FIELDS: dict[str, tuple[tuple[type, ...], bool]] = {  # field: (types, required)
@@ -170,6 +194,17 @@ def run_env_kwargs(info: dict[str, Any], overrides: dict[str, Any] | None = None
     action interface; `read_info`'s), updated key by key by `overrides` (None values included, e.g.
     goal_angle)."""
     return {**(info.get("env_kwargs") or {}), **(overrides or {})}
+
+
+def check_compatible(pool: Any, brain: "Brain", env_id: str) -> None:
+    """ConfigError unless the envs of `pool` have the agent's action space and observation layout."""
+    if pool.action_space != brain.action_space:
+        raise ConfigError(f"env {env_id} has action space {pool.action_space}; the agent was trained on "
+                          f"{brain.action_space}")
+    mine = [(s.name, tuple(s.shape)) for s in brain.senses]
+    theirs = [(s.name, tuple(s.shape)) for s in pool.senses]
+    if mine != theirs:
+        raise ConfigError(f"env {env_id} observes {theirs}; the agent was trained on {mine}")
 
 
 def load_brain(folder: Path, info: dict[str, Any] | None = None, config: dict[str, Any] | None = None) -> Brain:

@@ -80,6 +80,8 @@ def parse_config(spec: str, common: dict[str, Any]) -> tuple[str, dict[str, Any]
         key = key.strip().replace("-", "_")
         if not sep or key not in PARAMETERS:
             raise ConfigError(f"config '{spec}': '{item}' is not key=value with a known hp parameter")
+        if key in ("seed", "iterations"):
+            raise ConfigError(f"config '{spec}': the benchmark sets {key} (seeds 0..R-1 with -r, cycles with -i or --steps)")
         changes[key] = _value(text.strip())
     return preset, derive_config(get_preset(preset), changes)
 
@@ -252,12 +254,14 @@ def _check_args(args: argparse.Namespace) -> Path | None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     set_storage(args.storage)
-    results = _check_args(args)
-    from dexterity.storage import check_agent_id, storage_root, write_json
-    check_agent_id(args.name)  # a safe file name
+    from dexterity.storage import AGENT_ID_PATTERN, MAX_ID_LENGTH, storage_root, write_json
+    if not AGENT_ID_PATTERN.match(args.name) or ".." in args.name or len(args.name) > MAX_ID_LENGTH:
+        raise DexterityError(f"benchmark name '{args.name[:80]}' must be a file name of letters, digits, "
+                             f"'_', '.' and '-' (at most {MAX_ID_LENGTH})")
     for spec in args.configs:
         parse_config(spec, config_changes(args))
         benchmark_group(args.experiment_group or args.name, spec)
+    results = _check_args(args)  # makes the --results folder, so after the other checks
     from dexterity import tf_setup
     from dexterity.distributed import make_comm
     from dexterity.envpool import import_plugins

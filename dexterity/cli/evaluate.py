@@ -41,30 +41,21 @@ def evaluate(agent_id: str | None, episodes: int, which: str | None = None, dete
     workers: parallel envs, 0 for min(episodes, 8).
     sequential: True in this process, False in worker processes, None chosen (dexterity.envlayout).
     """
-    from dexterity.agent.checkpoint import checkpoint_dir, load_brain, read_info, run_env_kwargs, spread_states
+    from dexterity.agent.checkpoint import check_compatible, load_saved, run_env_kwargs, spread_states
     from dexterity.agent.rollout import run_episodes
-    from dexterity.envpool import EnvPool, import_plugins
+    from dexterity.envpool import EnvPool
     from dexterity.errors import DexterityError
     if episodes < 1:
         raise DexterityError("-n must be at least 1")
     if workers < 0:
         raise DexterityError(f"--workers must be at least 1 (0: the default), got {workers}")
-    if which is None:
-        from dexterity.storage import models_dir, resolve_agent_id
-        agent_id = resolve_agent_id(agent_id)
-        which = "best" if (models_dir(agent_id) / "best" / "agent.json").is_file() else "last"
-    folder = checkpoint_dir(agent_id, which)
-    info = read_info(folder)
-    import_plugins(info.get("plugins", ()))
-    brain = load_brain(folder, info)
+    info, brain, which = load_saved(agent_id, which)
     brain.policy.reseed(seed)
     n_envs = workers or min(episodes, 8)
     kwargs = run_env_kwargs(info, env_kwargs)
     with EnvPool(env_id or info["env_id"], n_envs, seed, processes=n_envs, sequential=sequential,
                  env_kwargs=kwargs, plugins=info.get("plugins", ())) as pool:
-        if pool.action_space != brain.action_space:
-            raise DexterityError(f"env {env_id} has action space {pool.action_space}; the agent was trained on "
-                                 f"{brain.action_space}")
+        check_compatible(pool, brain, env_id or info["env_id"])
         states = spread_states(info.get("env_states"), n_envs) if env_id is None else None
         if states:
             pool.set_training_states(states)  # e.g. the goal curriculum where training left it

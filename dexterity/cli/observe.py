@@ -47,31 +47,6 @@ def has_display() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
-def load_agent(agent_id: str | None, which: str | None) -> tuple[dict[str, Any], Any, str]:
-    """(checkpoint info, brain, save name) of a saved agent; unknown ids and corrupt files raise."""
-    from dexterity.agent.checkpoint import checkpoint_dir, load_brain, read_info
-    from dexterity.envpool import import_plugins
-    from dexterity.storage import models_dir, resolve_agent_id
-    agent_id = resolve_agent_id(agent_id)
-    if which is None:
-        which = "best" if (models_dir(agent_id) / "best" / "agent.json").is_file() else "last"
-    folder = checkpoint_dir(agent_id, which)
-    info = read_info(folder)
-    import_plugins(info.get("plugins", ()))
-    return info, load_brain(folder, info), which
-
-
-def check_compatible(pool: Any, brain: Any, env_id: str) -> None:
-    """The env must have the agent's action space and observation layout."""
-    if pool.action_space != brain.action_space:
-        raise DexterityError(f"env {env_id} has action space {pool.action_space}; the agent was trained on "
-                             f"{brain.action_space}")
-    mine = [(s.name, tuple(s.shape)) for s in brain.senses]
-    theirs = [(s.name, tuple(s.shape)) for s in pool.senses]
-    if mine != theirs:
-        raise DexterityError(f"env {env_id} observes {theirs}; the agent was trained on {mine}")
-
-
 def play(pool: Any, brain: Any, episodes: int, deterministic: bool, max_steps: int, frames: list | None,
          fps: float, env_id: str | None = None) -> list[dict[str, Any]]:
     """Run episodes in a 1-env pool; append rgb frames [H, W, 3] to `frames` (None: a window, paced to fps).
@@ -118,10 +93,10 @@ def default_output(info: dict[str, Any], which: str) -> Path:
 
 def observe(args: argparse.Namespace) -> tuple[list[dict[str, Any]], Path | None, dict[str, Any]]:
     """Load the agent, run the episodes (window or frames); returns (records, video path or None, info)."""
-    from dexterity.agent.checkpoint import run_env_kwargs
+    from dexterity.agent.checkpoint import check_compatible, load_saved, run_env_kwargs
     from dexterity.agent.media import write_video
     from dexterity.envpool import EnvPool
-    info, brain, which = load_agent(args.id, args.save)
+    info, brain, which = load_saved(args.id, args.save)
     brain.policy.reseed(args.seed)
     env_id = args.env or info["env_id"]
     window = args.output is None and has_display()
@@ -175,6 +150,9 @@ def check_args(args: argparse.Namespace) -> None:
     if args.output:
         check_output(Path(args.output))
     args.env_kwargs_dict = parse_env_kwargs(args.env_kwargs)
+    if "render_mode" in args.env_kwargs_dict:
+        raise DexterityError("observe.py sets render_mode itself (a window, or frames with --output); "
+                             "leave it out of --env-kwargs")
     args.id = resolve_agent_id(args.id)
 
 

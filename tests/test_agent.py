@@ -42,6 +42,18 @@ def test_save_load_round_trip_gives_identical_actions(trained):
     np.testing.assert_array_equal(*sampled)
 
 
+def test_an_export_path_that_cannot_be_written_is_refused_before_training(trained, tmp_path):
+    from dexterity.agent.export import check_exportable
+    from dexterity.errors import DexterityError
+    (tmp_path / "file").write_text("keep")
+    check_exportable(trained.brain, tmp_path / "new" / "deeper" / "policy")  # folders it may make
+    with pytest.raises(DexterityError, match="is not a folder"):
+        check_exportable(trained.brain, tmp_path / "file" / "policy")
+    with pytest.raises(DexterityError, match="not an exported policy"):
+        check_exportable(trained.brain, tmp_path / "file")
+    assert (tmp_path / "file").read_text() == "keep" and not (tmp_path / "new").exists()
+
+
 def test_export_reproduces_deterministic_actions(trained, tmp_path):
     from dexterity.agent.export import ExportedPolicy, export_policy
     export_policy(trained.brain, tmp_path / "exported")

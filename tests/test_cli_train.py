@@ -104,6 +104,10 @@ def test_evaluate_reports_mean_and_std(storage):
     (["CartPole-v1", "--seed", str(2 ** 32)], "--seed must be non-negative and below 2^32"),  # as evaluate's
     (["CartPole-v1", "--lr-pi", "nan"], "--lr-pi must be finite"),
     (["--load-from", "20200101-000000-0000", "--seed", "-5"], "--seed must be non-negative"),  # before the lookup
+    (["--load-from", "a" * 300], "longer than 128 characters"),
+    (["CartPole-v1", "--env-kwargs", '{"max_episode_steps": 0}'], "rejected its options"),
+    (["ReachAbsolute-v0", "--rcon", "reach.smooth", "--env-kwargs", '{"reward_config": "reach.default"}'],
+     "--rcon reach.smooth and reward_config 'reach.default' in --env-kwargs disagree"),
 ])
 def test_bad_input_gives_one_line_and_exit_code_2(storage, args, message):
     assert_one_line_error(run_script("train.py", *args, check=False), message)

@@ -11,6 +11,7 @@ the SavedModel itself loads with plain `tf.saved_model.load` on machines without
 from __future__ import annotations
 
 import json
+import os
 import pickle
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,13 @@ def check_exportable(brain: Brain, path: str | Path) -> None:
     path = Path(path)
     if path.exists() and not (path / "saved_model.pb").exists():
         raise DexterityError(f"--export-file {path} exists and is not an exported policy; not overwriting it")
+    ancestor = path.absolute().parent
+    while not ancestor.exists():  # the folders export_policy will make
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise DexterityError(f"--export-file {path}: {ancestor} is not a folder")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise DexterityError(f"--export-file {path}: cannot write in {ancestor}")
 
 
 def export_policy(brain: Brain, path: str | Path) -> Path:

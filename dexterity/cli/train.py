@@ -68,6 +68,9 @@ def auto_preset(env_id: str, env_kwargs: dict[str, Any], plugins: list[str]) -> 
 def _env_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     kwargs = parse_env_kwargs(args.env_kwargs)
     if args.rcon:
+        if kwargs.get("reward_config", args.rcon) != args.rcon:
+            raise DexterityError(f"--rcon {args.rcon} and reward_config {kwargs['reward_config']!r} in --env-kwargs "
+                                 f"disagree; give one")
         kwargs["reward_config"] = args.rcon
     return kwargs
 

@@ -18,6 +18,7 @@ import dataclasses
 import json
 import os
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,8 @@ class Recording:
         # take their places: a crash leaves the previous pair or no npz, never a half-written file
         with open(folder / "recording.tmp.npz", "wb") as f:
             np.savez_compressed(f, episode=self.episode, step=self.step, reward=self.reward, **arrays)
+            f.flush()
+            os.fsync(f.fileno())  # on disk before it takes the name `load` looks for
         (folder / "recording.json.tmp").write_text(json.dumps(meta, indent=1))
         (folder / "recording.npz").unlink(missing_ok=True)
         os.replace(folder / "recording.json.tmp", folder / "recording.json")
@@ -72,7 +75,7 @@ class Recording:
                 return cls(group("act", meta["layers"]), group("input", meta["inputs"]),
                            group("var", meta["variables"]), data["episode"], data["step"], data["reward"], meta,
                            group("cellin", meta.get("cell_inputs", [])))
-        except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:  # JSONDecodeError: ValueError
+        except (OSError, EOFError, ValueError, KeyError, TypeError, zipfile.BadZipFile, zlib.error) as exc:
             raise DexterityError(f"the recording in {folder} is incomplete or corrupt ({type(exc).__name__}: {exc}); "
                                  f"run `python -m analysis record --id ID --out {folder}` again") from None
 

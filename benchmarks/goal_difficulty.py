@@ -64,18 +64,17 @@ def run(agent_id: str, which: str, episodes: int, env_kwargs: dict[str, Any], de
     """Goal attempts of exactly `episodes` whole episodes (env i runs a fixed quota of them, as
     evaluate.py does): dicts of angle, axis_z, outcome, steps."""
     from dexterity.agent.acting import ActLoop
-    from dexterity.agent.checkpoint import checkpoint_dir, load_brain, read_info
+    from dexterity.agent.checkpoint import load_saved, run_env_kwargs
     from dexterity.agent.rollout import episode_quota
     from dexterity.envpool import EnvPool
     from dexterity.errors import DexterityError
-    folder = checkpoint_dir(agent_id, which)
-    info = read_info(folder)
-    brain = load_brain(folder, info)
+    info, brain, which = load_saved(agent_id, which)
     brain.policy.reseed(seed)
-    kwargs = {**(info.get("env_kwargs") or {}), **env_kwargs}
+    kwargs = run_env_kwargs(info, env_kwargs)
     quota = episode_quota(episodes, n_envs)
     attempts: list[dict[str, Any]] = []
-    with EnvPool(info["env_id"], n_envs, seed, sequential=True, env_kwargs=kwargs) as pool:
+    with EnvPool(info["env_id"], n_envs, seed, sequential=True, env_kwargs=kwargs,
+                 plugins=info.get("plugins", ())) as pool:
         envs = [env.unwrapped for env in pool.groups[0].group.envs]
         if not all(hasattr(envs[0], name) for name in ("goal", "consecutive_goals", "object_quaternion")):
             raise DexterityError(f"{info['env_id']} has no block goals: goal_difficulty.py needs a ManipulateBlock task")

@@ -54,6 +54,14 @@ def check_agent_id(agent_id: str) -> str:
     return agent_id
 
 
+def check_save_name(which: str | int) -> str:
+    """A save's name as a string: 'last', 'best' or a cycle number; anything else is an AgentNotFoundError."""
+    which = str(which)
+    if which not in ("last", "best") and not (which.isascii() and which.isdigit() and len(which) < 20):
+        raise AgentNotFoundError(f"a save is 'last', 'best' or a cycle number, got '{which[:80]}'")
+    return which
+
+
 def list_agents() -> list[str]:
     """Ids of every saved agent (with at least one checkpoint), oldest first."""
     root = storage_root() / "saved_models"

@@ -38,19 +38,25 @@ def allowed_hosts(args: argparse.Namespace) -> list[str]:
 
 
 def port_problem(host: str, port: int) -> str | None:
-    """Why the server could not listen on host:port (port in use, unknown host), or None if it can."""
+    """Why the server could not listen on host:port (port in use, unknown host), or None if it can.
+
+    Probes the address family werkzeug binds: IPv6 when the host has a ':', else IPv4; a unix://
+    socket host is left to the server."""
     import socket
+    if host.startswith("unix://"):
+        return None
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
-        infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        infos = socket.getaddrinfo(host or None, port, family, socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server itself binds
+            probe.bind(infos[0][4])
     except socket.gaierror as exc:
         return f"unknown host ({exc.strerror})"
-    family, kind, proto, _, address = infos[0]
-    with socket.socket(family, kind, proto) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server itself binds
-        try:
-            probe.bind(address)
-        except OSError as exc:
-            return exc.strerror or str(exc)
+    except UnicodeError:
+        return "not a valid host name"
+    except OSError as exc:
+        return exc.strerror or str(exc)
     return None
 
 

@@ -182,6 +182,13 @@ def test_a_half_written_recording_is_a_clear_error_and_saving_replaces_both_file
     (tmp_path / "recording.json").write_text('{"layers": ["other"], "inputs": [], "variables": []}')
     with pytest.raises(DexterityError, match="incomplete or corrupt"):
         Recording.load(tmp_path)
+    (tmp_path / "recording.npz").write_bytes(b"")  # what a power cut can leave
+    with pytest.raises(DexterityError, match="incomplete or corrupt"):
+        Recording.load(tmp_path)
+    rec.activations["dense"] = np.full((4, 2), 7.0)
+    rec.save(tmp_path)  # over the damaged pair
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["recording.json", "recording.npz"]
+    np.testing.assert_array_equal(Recording.load(tmp_path).activations["dense"], np.full((4, 2), 7.0))
 
 
 def test_a_unit_quiet_in_the_training_episodes_cannot_blow_up_held_out_predictions():

@@ -105,6 +105,7 @@ def test_evaluate_reports_mean_and_std(storage):
     (["CartPole-v1", "--lr-pi", "nan"], "--lr-pi must be finite"),
     (["--load-from", "20200101-000000-0000", "--seed", "-5"], "--seed must be non-negative"),  # before the lookup
     (["--load-from", "a" * 300], "longer than 128 characters"),
+    (["--fork", "20200101-000000-0000:first"], "a save is 'last', 'best' or a cycle number, got 'first'"),
     (["CartPole-v1", "--env-kwargs", '{"max_episode_steps": 0}'], "rejected its options"),
     (["ReachAbsolute-v0", "--rcon", "reach.smooth", "--env-kwargs", '{"reward_config": "reach.default"}'],
      "--rcon reach.smooth and reward_config 'reach.default' in --env-kwargs disagree"),

@@ -158,7 +158,7 @@ def test_human_mode_without_display_says_so():
 
 @pytest.mark.isolated  # renders: must not share the test session's process, which has TensorFlow loaded
 def test_render_follows_the_tracked_body_only_when_configured():
-    from dexterity.envpool import make_env, follow_tracked_body
+    from dexterity.envgroup import follow_tracked_body, make_env
     for track in (True, False):
         config = {"distance": 4.0, "lookat": np.array([0.0, 0.0, 0.3])}
         if track:

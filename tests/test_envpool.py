@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf  # noqa: F401  (the parent has TensorFlow loaded, as the trainer does)
 
-from dexterity.envpool import EnvPool, env_seed
+from dexterity.envgroup import env_seed
+from dexterity.envpool import EnvPool
 from dexterity.errors import DexterityError
 
 PLUGIN = ["tests.plugins.probe_env"]
@@ -99,6 +100,20 @@ def test_batch_encoding_against_hand_built_arrays():
     ("ManipulateBlock-v0", {"drop_height": [1]}, "drop_height"),   # float([1]): TypeError
 ])
 def test_options_an_env_rejects_are_one_clear_error(env_id, kwargs, text):
-    from dexterity.envpool import make_env
+    from dexterity.envgroup import make_env
     with pytest.raises(DexterityError, match=f"rejected its options .*{text}"):
         make_env(env_id, kwargs)
+
+
+def _broken_env(**kwargs):
+    raise ValueError("broken whatever the options")
+
+
+def test_a_value_error_the_options_did_not_cause_keeps_its_traceback():
+    """An env that fails with no options too: its ValueError is its own bug, not blamed on the options."""
+    import gymnasium as gym
+
+    from dexterity.envgroup import make_env
+    gym.register("BrokenProbe-v0", entry_point=_broken_env)
+    with pytest.raises(ValueError, match="broken whatever"):
+        make_env("BrokenProbe-v0", {"size": 3})

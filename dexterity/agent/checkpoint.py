@@ -23,7 +23,8 @@ from dexterity.distributions import default_distribution, get_distribution
 from dexterity.errors import AgentNotFoundError, ConfigError
 from dexterity.models import build_model
 from dexterity.spaces import Sense
-from dexterity.storage import models_dir, read_json, resolve_agent_id, write_folder_atomically, write_json
+from dexterity.storage import (check_save_name, models_dir, read_json, resolve_agent_id, write_folder_atomically,
+                               write_json)
 from dexterity.transformers import Transformer, make_transformer
 
 FORMAT = 1
@@ -126,10 +127,7 @@ def save_name(agent_id: str, which: str | int | None = None) -> str:
     it exists, else 'last'. Any other name is an AgentNotFoundError."""
     if which is None:
         return "best" if (models_dir(agent_id) / "best" / "agent.json").is_file() else "last"
-    which = str(which)
-    if which not in ("last", "best") and not (which.isdigit() and len(which) < 20):
-        raise AgentNotFoundError(f"a save is 'last', 'best' or a cycle number, got '{which[:80]}'")
-    return which
+    return check_save_name(which)
 
 
 def checkpoint_dir(agent_id: str | None, which: str | int | None = "last") -> Path:

@@ -87,6 +87,9 @@ def check_args(args: argparse.Namespace) -> None:
     check_count("-n/--episodes", args.episodes)
     check_count("--workers", args.workers)
     check_seed("--seed", args.seed)
+    if args.save is not None:
+        from dexterity.storage import check_save_name
+        check_save_name(args.save)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -147,6 +147,9 @@ def check_args(args: argparse.Namespace) -> None:
     for flag, value in (("--episodes", args.episodes), ("--max-steps", args.max_steps), ("--fps", args.fps)):
         check_count(flag, value)
     check_seed("--seed", args.seed)
+    if args.save is not None:
+        from dexterity.storage import check_save_name
+        check_save_name(args.save)
     if args.output:
         check_output(Path(args.output))
     args.env_kwargs_dict = parse_env_kwargs(args.env_kwargs)

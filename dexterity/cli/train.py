@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
 def auto_preset(env_id: str, env_kwargs: dict[str, Any], plugins: list[str]) -> str:
     """A preset suited to the env: hand or manipulate for our tasks, mujoco, pendulum, discrete, continuous."""
     import gymnasium as gym
-    from dexterity.envpool import make_env
+    from dexterity.envgroup import make_env
     env = make_env(env_id, env_kwargs, plugins)
     try:
         entry = str(getattr(env.spec, "entry_point", ""))
@@ -99,7 +99,8 @@ def parse_fork(text: str) -> tuple[str, str]:
     agent_id, _, save = text.partition(":")
     if not agent_id or (_ and not save):
         raise ConfigError(f"--fork takes ID or ID:SAVE (SAVE: last, best or a cycle number), got {text!r}")
-    return agent_id, save or "last"
+    from dexterity.storage import check_save_name
+    return agent_id, check_save_name(save or "last")
 
 
 def _check_saved_env(env_id: str | None, agent_id: str, save: str) -> None:

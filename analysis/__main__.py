@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from dexterity.cli.common import check_seed, parse_env_kwargs, run_main, set_storage
+from dexterity.cli.common import check_save, check_seed, parse_env_kwargs, run_main, set_storage
 from dexterity.errors import DexterityError
 
 COMMANDS = ("record", "pca", "decode", "rsa", "weights", "dynamics", "all")
@@ -142,9 +142,7 @@ def reuse_note(meta: dict[str, Any], out: Path) -> str:
 def check_args(args: argparse.Namespace) -> None:
     """Bad numbers, seed or env kwargs: one clear line (exit code 2) before anything loads."""
     check_seed("--seed", args.seed)
-    if args.save is not None:
-        from dexterity.storage import check_save_name
-        check_save_name(args.save)
+    check_save(args.save)
     args.env_kwargs_dict = parse_env_kwargs(args.env_kwargs)
     for flag, value, least in (("-n", args.episodes, 1), ("--envs", args.envs, 1), ("--folds", args.folds, 2),
                                ("--max-lag", args.max_lag, 1), ("--points", args.points, 1)):

@@ -46,10 +46,15 @@ def new_agent_id() -> str:
     return f"{stamp}-{secrets.token_hex(2)}"
 
 
+def is_safe_name(name: str) -> bool:
+    """Whether `name` can be a file or folder name in storage: AGENT_ID_PATTERN, no '..', at most MAX_ID_LENGTH."""
+    return bool(AGENT_ID_PATTERN.match(name)) and ".." not in name and len(name) <= MAX_ID_LENGTH
+
+
 def check_agent_id(agent_id: str) -> str:
     if len(agent_id) > MAX_ID_LENGTH:
         raise AgentNotFoundError(f"'{agent_id[:40]}...' is not a valid agent id (longer than {MAX_ID_LENGTH} characters)")
-    if not AGENT_ID_PATTERN.match(agent_id) or ".." in agent_id:
+    if not is_safe_name(agent_id):
         raise AgentNotFoundError(f"'{agent_id}' is not a valid agent id")
     return agent_id
 

@@ -145,12 +145,10 @@ def load_saved(agent_id: str | None, which: str | None = None) -> tuple[dict[str
     """(info, brain, save name) of a saved agent's checkpoint `which` (None: best, else last), with
     the plugins it trained with imported; unknown ids, saves and corrupt files raise."""
     from dexterity.plugins import import_plugins
-    agent_id = resolve_agent_id(agent_id)
-    which = save_name(agent_id, which)
     folder = checkpoint_dir(agent_id, which)
     info = read_info(folder)
     import_plugins(info.get("plugins", ()))
-    return info, load_brain(folder, info), which
+    return info, load_brain(folder, info), folder.name
 
 
 _INFO_FIELDS: dict[str, tuple[tuple[type, ...], bool]] = {  # field: (types, required)

@@ -254,8 +254,8 @@ def _check_args(args: argparse.Namespace) -> Path | None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     set_storage(args.storage)
-    from dexterity.storage import AGENT_ID_PATTERN, MAX_ID_LENGTH, storage_root, write_json
-    if not AGENT_ID_PATTERN.match(args.name) or ".." in args.name or len(args.name) > MAX_ID_LENGTH:
+    from dexterity.storage import MAX_ID_LENGTH, is_safe_name, storage_root, write_json
+    if not is_safe_name(args.name):
         raise DexterityError(f"benchmark name '{args.name[:80]}' must be a file name of letters, digits, "
                              f"'_', '.' and '-' (at most {MAX_ID_LENGTH})")
     for spec in args.configs:

@@ -151,3 +151,10 @@ def parse_env_kwargs(text: str | None) -> dict[str, Any]:
 def set_storage(path: str | None) -> None:
     if path:
         os.environ["DEXTERITY_STORAGE"] = path
+
+
+def check_save(save: str | None) -> None:
+    """A --save flag: absent, or 'last', 'best' or a cycle number (AgentNotFoundError otherwise)."""
+    if save is not None:
+        from dexterity.storage import check_save_name
+        check_save_name(save)

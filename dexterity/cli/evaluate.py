@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from dexterity.cli.common import check_count, check_seed, parse_env_kwargs, run_main, set_storage
+from dexterity.cli.common import check_count, check_save, check_seed, parse_env_kwargs, run_main, set_storage
 
 EVAL_SEED = 12345  # default seed of the evaluation envs and sampling
 
@@ -87,9 +87,7 @@ def check_args(args: argparse.Namespace) -> None:
     check_count("-n/--episodes", args.episodes)
     check_count("--workers", args.workers)
     check_seed("--seed", args.seed)
-    if args.save is not None:
-        from dexterity.storage import check_save_name
-        check_save_name(args.save)
+    check_save(args.save)
 
 
 def main(argv: list[str] | None = None) -> int:

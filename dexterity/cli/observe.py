@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from dexterity.agent.acting import ActLoop
-from dexterity.cli.common import check_count, check_seed, parse_env_kwargs, run_main, set_storage
+from dexterity.cli.common import check_count, check_save, check_seed, parse_env_kwargs, run_main, set_storage
 from dexterity.errors import DexterityError
 
 
@@ -147,9 +147,7 @@ def check_args(args: argparse.Namespace) -> None:
     for flag, value in (("--episodes", args.episodes), ("--max-steps", args.max_steps), ("--fps", args.fps)):
         check_count(flag, value)
     check_seed("--seed", args.seed)
-    if args.save is not None:
-        from dexterity.storage import check_save_name
-        check_save_name(args.save)
+    check_save(args.save)
     if args.output:
         check_output(Path(args.output))
     args.env_kwargs_dict = parse_env_kwargs(args.env_kwargs)

@@ -109,6 +109,7 @@ def test_evaluate_reports_mean_and_std(storage):
     (["CartPole-v1", "--env-kwargs", '{"max_episode_steps": 0}'], "rejected its options"),
     (["ReachAbsolute-v0", "--rcon", "reach.smooth", "--env-kwargs", '{"reward_config": "reach.default"}'],
      "--rcon reach.smooth and reward_config 'reach.default' in --env-kwargs disagree"),
+    (["CartPole-v1", "--experiment-group", "g1", "--no-monitor"], "--experiment-group is written to the monitor"),
 ])
 def test_bad_input_gives_one_line_and_exit_code_2(storage, args, message):
     assert_one_line_error(run_script("train.py", *args, check=False), message)

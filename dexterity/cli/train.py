@@ -78,6 +78,9 @@ def _env_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 def _check_flags(args: argparse.Namespace, changes: dict[str, Any]) -> None:
     from dexterity.groups import check_group
     check_group(args.experiment_group)
+    if args.experiment_group and args.no_monitor:
+        raise ConfigError("--experiment-group is written to the monitor's experiment files, which --no-monitor "
+                          "turns off: give one of them")
     from dexterity.agent.progress import settings
     settings()  # a bad DEXTERITY_PROGRESS* variable: one clear line now
     if args.preload:

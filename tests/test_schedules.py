@@ -1,11 +1,21 @@
 """Learning-rate schedules: defined on the run's target (the cycle drill trains to), also past the
-config's `iterations` and when resuming with more iterations; never lr 0 before the target."""
+config's `iterations` and when resuming with more iterations; never lr 0 before the target. The
+entropy bonus's step to 0 at `entropy_until` env steps."""
+import gymnasium as gym
+import numpy as np
 import pytest
+import tensorflow as tf
 
-from dexterity.agent.learner import Learner, adapt_lr, learning_rate
+from dexterity.agent.learner import Learner, adapt_lr, entropy_coefficient, learning_rate
+from dexterity.agent.policy import Policy
 from dexterity.agent.ppo import PPOAgent
+from dexterity.agent.rollout import Rollout
 from dexterity.configs.hp_config import make_config
+from dexterity.distributed import Comm
+from dexterity.distributions import get_distribution
 from dexterity.errors import ConfigError
+from dexterity.models import build_model
+from dexterity.spaces import Sense
 
 LR = 1e-3
 TINY = dict(workers=2, horizon=16, batch_size=16, epochs=1, sequential=True, seed=4, lr_pi=LR)
@@ -109,3 +119,56 @@ def test_adaptive_lr_pi_outside_the_bounds_is_refused():
     with pytest.raises(ConfigError, match="lr_pi"):
         make_config(lr_schedule="adaptive", lr_pi=0.02)
     assert make_config(lr_schedule="linear", lr_pi=0.02)["lr_pi"] == 0.02
+
+
+@pytest.mark.parametrize("until, frames, expected", [
+    (None, 0, 0.01), (None, 10 ** 9, 0.01),  # no schedule: the bonus throughout
+    (100, 0, 0.01), (100, 99, 0.01),         # cycles that start before the step count
+    (100, 100, 0.0), (100, 5000, 0.0),       # from there on, none
+])
+def test_entropy_coefficient_by_hand(until, frames, expected):
+    config = make_config(c_entropy=0.01, entropy_until=until)
+    assert entropy_coefficient(config, frames) == expected
+
+
+def test_entropy_bonus_stops_at_entropy_until_also_across_a_resume(storage):
+    # 2 envs x 16 steps: cycles start at 0, 32, 64, 96 env steps; the bonus stops at 64
+    config = make_config(c_entropy=0.01, entropy_until=64, **TINY)
+    with PPOAgent("CartPole-v1", config, verbose=False) as agent:
+        first = agent.drill(1)
+        agent_id = agent.agent_id
+    with PPOAgent.resume(agent_id, verbose=False) as agent:
+        second = agent.drill(4)
+    assert [r["train/c_entropy"] for r in first + second] == pytest.approx([0.01, 0.01, 0.0, 0.0])
+    with PPOAgent("CartPole-v1", make_config(c_entropy=0.01, **TINY), verbose=False) as agent:
+        assert "train/c_entropy" not in agent.drill(1)[0]  # recorded only under a schedule
+
+
+def test_the_traced_loss_reads_the_cycles_entropy_bonus():
+    """The epoch function is traced once; the bonus passed to each call must still reach the loss.
+    At learning rate 0 the weights stay put, so one whole-rollout minibatch has the same gradient
+    every call unless the bonus changes (the reported norm is before clipping)."""
+    senses = [Sense("proprioception", (5,), "float32", False)]
+    dist = get_distribution("gaussian", gym.spaces.Box(-1, 1, (2,)))
+    rng = np.random.default_rng(0)
+    normal = lambda *shape: rng.normal(size=shape).astype(np.float32)  # noqa: E731
+    rollout = Rollout(obs={"proprioception": normal(16, 4, 5)}, actions=normal(16, 4, 2),
+                      log_probs=normal(16, 4) - 2.0, values=normal(16, 4), rewards=normal(16, 4),
+                      terminated=np.zeros((16, 4), bool), truncated=np.zeros((16, 4), bool),
+                      resets=np.zeros((16, 4), np.float32), states=[], next_values=normal(16, 4), episodes=[],
+                      advantages=normal(16, 4), returns=normal(16, 4))
+
+    def grad_norms(c_entropy, overrides):
+        config = make_config(workers=4, horizon=16, batch_size=64, epochs=1, seed=0, c_entropy=c_entropy)
+        learner = Learner(Policy(build_model(config, senses, dist), dist, 0), config, Comm(), seed=0)
+        learner.policy.model.set_weights(weights)
+        return [learner.optimise(rollout, 0.0, c_entropy=c)["train/grad_norm"] for c in overrides]
+
+    tf.keras.utils.set_random_seed(0)
+    probe = make_config(workers=4, horizon=16, batch_size=64, epochs=1, seed=0)
+    weights = build_model(probe, senses, dist).get_weights()
+    without, bonus, without_again = grad_norms(0.0, [None, 5.0, 0.0])
+    (configured,) = grad_norms(5.0, [None])
+    assert without_again == pytest.approx(without, rel=1e-5)
+    assert bonus == pytest.approx(configured, rel=1e-5)
+    assert abs(bonus - without) > 1e-3 * without

@@ -49,6 +49,13 @@ def learning_rate(config: dict[str, Any], iteration: int, current: float | None 
     return lr
 
 
+def entropy_coefficient(config: dict[str, Any], frames: int) -> float:
+    """The entropy bonus of a cycle that starts after `frames` env steps (over all ranks): `c_entropy`,
+    or 0 from `entropy_until` steps on."""
+    until = config.get("entropy_until")
+    return 0.0 if until is not None and frames >= until else float(config["c_entropy"])
+
+
 def adapt_lr(lr: float, kl: float, target: float) -> float:
     """The adaptive schedule's step after an epoch whose mean approx-KL (over ranks) was `kl`.
 
@@ -103,6 +110,8 @@ class Learner:
         self.variables = policy.model.trainable_variables
         self.optimizer = keras.optimizers.Adam(learning_rate=config["lr_pi"], epsilon=1e-5)
         self.optimizer.build(self.variables)
+        # read by the traced loss, so that a schedule (`entropy_coefficient`) needs no retrace
+        self.c_entropy = tf.Variable(float(config["c_entropy"]), trainable=False, dtype=tf.float32)
         self.rng = np.random.default_rng(seed)
         self.jit = xla_epochs(policy.recurrent, comm.size)
         self._epoch = tf.function(self._epoch_impl, jit_compile=self.jit)
@@ -145,7 +154,8 @@ class Learner:
         targets = {k: flat(batch[k]) for k in ("actions", "log_probs", "values", "advantages", "returns")}
         with tf.GradientTape() as tape:
             params, values = self._unroll(batch)
-            loss, metrics = ppo_loss(self.policy.distribution, params, values, targets, self.config)
+            loss, metrics = ppo_loss(self.policy.distribution, params, values, targets,
+                                     {**self.config, "c_entropy": self.c_entropy})
         grads = tape.gradient(loss, self.variables)
         grads = [tf.zeros_like(v) if g is None else tf.convert_to_tensor(g) for g, v in zip(grads, self.variables)]
         return self._average(grads), metrics
@@ -181,14 +191,17 @@ class Learner:
             self._epoch = tf.function(self._epoch_impl)
             return self._epoch(data, order)
 
-    def optimise(self, rollout: Rollout, lr: float, progress: CycleProgress | None = None) -> dict[str, float]:
+    def optimise(self, rollout: Rollout, lr: float, progress: CycleProgress | None = None,
+                 c_entropy: float | None = None) -> dict[str, float]:
         """Run the PPO epochs on a rollout (advantages computed) from learning rate `lr`; returns mean
         metrics ("train/lr": the cycle's first rate; the adaptive schedule leaves its next one in the
         optimizer, `current_lr`, which checkpoints save with the optimizer's state).
 
-        `progress` hears the minibatch steps done after each epoch (one traced call each).
+        `progress` hears the minibatch steps done after each epoch (one traced call each);
+        `c_entropy` is the cycle's entropy bonus (None: the config's).
         """
         self.optimizer.learning_rate = lr
+        self.c_entropy.assign(self.config["c_entropy"] if c_entropy is None else c_entropy)
         data = self.prepare(rollout)
         n_seq = int(data["log_probs"].shape[0])
         per_batch, steps = self._minibatches(n_seq)

@@ -16,7 +16,7 @@ import numpy as np
 
 from dexterity.agent import checkpoint as ckpt
 from dexterity.agent.events import EventLog
-from dexterity.agent.learner import Learner, keeps_saved_lr, learning_rate
+from dexterity.agent.learner import Learner, entropy_coefficient, keeps_saved_lr, learning_rate
 from dexterity.agent.progress import CycleProgress, make_progress
 from dexterity.agent.report import episode_stats, format_line, rss_mb, run_versions
 from dexterity.agent.rollout import Gatherer, Rollout, run_episodes
@@ -242,7 +242,11 @@ class PPOAgent:
             train: dict[str, Any] = {}
         else:
             parts = [rollout] + [self.comm.recv(source) for source in self.role.gatherers]
-            train = self.learner.optimise(Rollout.concatenate(parts) if len(parts) > 1 else rollout, lr, progress)
+            c_entropy = entropy_coefficient(self.config, self.frames)
+            train = self.learner.optimise(Rollout.concatenate(parts) if len(parts) > 1 else rollout, lr, progress,
+                                          c_entropy)
+            if self.config["entropy_until"] is not None:
+                train["train/c_entropy"] = c_entropy
         if len(self.role.optimiser_ranks) < self.comm.size:
             self._broadcast_weights()
             train = self.comm.bcast(train)

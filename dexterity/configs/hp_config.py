@@ -93,6 +93,10 @@ PARAMETERS: dict[str, Param] = {
                                        "of it (within 1e-6 and 1e-2)", check=_positive, check_text="positive"),
     "clip": Param(0.2, float, "PPO clipping range of the probability ratio", check=_positive, check_text="positive"),
     "c_entropy": Param(0.0, float, "entropy bonus coefficient", check=_non_negative, check_text="non-negative"),
+    "entropy_until": Param(None, int, "env steps (over all ranks) after which the entropy bonus is 0: cycles "
+                                      "that start before this count train with --c-entropy, later ones without "
+                                      "(none: the bonus throughout)", nullable=True, check=_positive,
+                           check_text="positive"),
     "c_value": Param(0.5, float, "value loss coefficient", check=_non_negative, check_text="non-negative"),
     "norm_advantages": Param(True, bool, "normalise advantages per minibatch (zero mean, unit std)"),
     "clip_values": Param(False, bool, "clip the value update to +-clip around the old values (off: measured to "

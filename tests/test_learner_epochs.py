@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from fake_rollout import random_rollout
 from dexterity.agent import learner as learner_module
 from dexterity.agent.learner import Learner, xla_epochs
 from dexterity.agent.policy import Policy
-from dexterity.agent.rollout import Rollout
 from dexterity.configs.hp_config import make_config
 from dexterity.distributed import Comm
 from dexterity.distributions import get_distribution
@@ -18,22 +18,12 @@ SENSES = [Sense("proprioception", (5,), "float32", False)]
 CONFIG = make_config(workers=4, horizon=16, batch_size=16, epochs=2, seed=0)
 
 
-def _rollout(t=16, n=4):
-    rng = np.random.default_rng(0)
-    normal = lambda: rng.normal(size=(t, n)).astype(np.float32)  # noqa: E731
-    return Rollout(obs={"proprioception": rng.normal(size=(t, n, 5)).astype(np.float32)},
-                   actions=rng.normal(size=(t, n, 2)).astype(np.float32), log_probs=normal() - 2.0, values=normal(),
-                   rewards=normal(), terminated=np.zeros((t, n), bool), truncated=np.zeros((t, n), bool),
-                   resets=np.zeros((t, n), np.float32), states=[], next_values=normal(), episodes=[],
-                   advantages=normal(), returns=normal())
-
-
 def _optimised(monkeypatch, jit: str):
     monkeypatch.setenv("DEXTERITY_XLA_EPOCH", jit)
     tf.keras.utils.set_random_seed(0)
     dist = get_distribution("gaussian", gym.spaces.Box(-1, 1, (2,)))
     learner = Learner(Policy(build_model(CONFIG, SENSES, dist), dist, 0), CONFIG, Comm(), seed=0)
-    metrics = learner.optimise(_rollout(), 3e-4)
+    metrics = learner.optimise(random_rollout(), 3e-4)
     return learner, metrics, learner.policy.model.get_weights()
 
 

@@ -2,14 +2,13 @@
 config's `iterations` and when resuming with more iterations; never lr 0 before the target. The
 entropy bonus's step to 0 at `entropy_until` env steps."""
 import gymnasium as gym
-import numpy as np
 import pytest
 import tensorflow as tf
 
+from fake_rollout import random_rollout
 from dexterity.agent.learner import Learner, adapt_lr, entropy_coefficient, learning_rate
 from dexterity.agent.policy import Policy
 from dexterity.agent.ppo import PPOAgent
-from dexterity.agent.rollout import Rollout
 from dexterity.configs.hp_config import make_config
 from dexterity.distributed import Comm
 from dexterity.distributions import get_distribution
@@ -150,13 +149,7 @@ def test_the_traced_loss_reads_the_cycles_entropy_bonus():
     every call unless the bonus changes (the reported norm is before clipping)."""
     senses = [Sense("proprioception", (5,), "float32", False)]
     dist = get_distribution("gaussian", gym.spaces.Box(-1, 1, (2,)))
-    rng = np.random.default_rng(0)
-    normal = lambda *shape: rng.normal(size=shape).astype(np.float32)  # noqa: E731
-    rollout = Rollout(obs={"proprioception": normal(16, 4, 5)}, actions=normal(16, 4, 2),
-                      log_probs=normal(16, 4) - 2.0, values=normal(16, 4), rewards=normal(16, 4),
-                      terminated=np.zeros((16, 4), bool), truncated=np.zeros((16, 4), bool),
-                      resets=np.zeros((16, 4), np.float32), states=[], next_values=normal(16, 4), episodes=[],
-                      advantages=normal(16, 4), returns=normal(16, 4))
+    rollout = random_rollout()
 
     def grad_norms(c_entropy, overrides):
         config = make_config(workers=4, horizon=16, batch_size=64, epochs=1, seed=0, c_entropy=c_entropy)

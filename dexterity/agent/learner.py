@@ -52,7 +52,7 @@ def learning_rate(config: dict[str, Any], iteration: int, current: float | None 
 def entropy_coefficient(config: dict[str, Any], frames: int) -> float:
     """The entropy bonus of a cycle that starts after `frames` env steps (over all ranks): `c_entropy`,
     or 0 from `entropy_until` steps on."""
-    until = config.get("entropy_until")
+    until = config["entropy_until"]
     return 0.0 if until is not None and frames >= until else float(config["c_entropy"])
 
 

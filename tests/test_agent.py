@@ -102,6 +102,22 @@ def test_curriculum_progress_is_saved_and_resumed(storage):
         assert "env_states" not in ckpt.read_info(models_dir(plain.agent_id) / "last")
 
 
+def test_evaluate_starts_no_more_envs_than_episodes(trained, monkeypatch):
+    from dexterity import envpool
+    from dexterity.cli.evaluate import evaluate
+    sizes = []
+
+    class Counting(envpool.EnvPool):
+        def __init__(self, env_id, n_envs, *args, **kwargs):
+            sizes.append(n_envs)
+            super().__init__(env_id, n_envs, *args, **kwargs)
+
+    monkeypatch.setattr(envpool, "EnvPool", Counting)
+    assert len(evaluate(trained.agent_id, 3, "last", workers=16, sequential=True)["records"]) == 3
+    assert len(evaluate(trained.agent_id, 12, "last", sequential=True)["records"]) == 12
+    assert sizes == [3, 8]
+
+
 def test_gif_of_an_episode_is_written(storage, tmp_path):
     from dexterity.agent.media import record_episode, write_video
     agent = PPOAgent("CartPole-v1", make_config(**SMALL), verbose=False, write_experiment=False)

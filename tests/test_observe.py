@@ -57,7 +57,7 @@ def test_env_kwargs_update_the_saved_ones(agent, tmp_path):
     (["--save", "77"], "no save '77'"),
     (["--save", "x" * 300], "a save is 'last', 'best' or a cycle number"),
     (["a" * 300], "longer than 128 characters"),
-    (["--env", "CartPole-v1"], "action space"),
+    (["--env", "CartPole-v1"], "rejected its options {'physics'"),  # the saved kwargs go to a forced env too
     (["--output", "x.avi"], ".gif or .mp4"),
     (["--env-kwargs", "{bad"], "--env-kwargs"),
     (["--env-kwargs", '{"physics": "slowest"}'], "unknown physics profile"),

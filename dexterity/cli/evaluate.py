@@ -22,7 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--env", default=None, help="evaluate on another env id than the agent's")
     parser.add_argument("--env-kwargs", default=None, metavar="JSON",
                         help="override the agent's env kwargs, as JSON (e.g. a harder goal_angle)")
-    parser.add_argument("--workers", type=int, default=None, help="parallel envs (default: min(episodes, 8))")
+    parser.add_argument("--workers", type=int, default=None, help="parallel envs (default 8), never more than the episodes")
     parser.add_argument("--sequential", action=argparse.BooleanOptionalAction, default=None,
                         help="run the envs in this process (--no-sequential: in worker processes; default: "
                              "chosen from a measured env step cost, rendering envs in workers)")
@@ -38,7 +38,7 @@ def evaluate(agent_id: str | None, episodes: int, which: str | None = None, dete
     """Run `episodes` episodes of a saved agent; returns {agent_id, iteration, save, env_id, records}.
 
     env_kwargs update the kwargs the agent was trained with (None values included, e.g. goal_angle).
-    workers: parallel envs, 0 for min(episodes, 8).
+    workers: parallel envs (0: 8), never more than `episodes`.
     sequential: True in this process, False in worker processes, None chosen (dexterity.envlayout).
     """
     from dexterity.agent.checkpoint import check_compatible, load_saved, run_env_kwargs, spread_states
@@ -51,7 +51,7 @@ def evaluate(agent_id: str | None, episodes: int, which: str | None = None, dete
         raise DexterityError(f"--workers must be at least 1 (0: the default), got {workers}")
     info, brain, which = load_saved(agent_id, which)
     brain.policy.reseed(seed)
-    n_envs = workers or min(episodes, 8)
+    n_envs = min(workers or 8, episodes)  # an env without an episode to run would only cost time
     kwargs = run_env_kwargs(info, env_kwargs)
     with EnvPool(env_id or info["env_id"], n_envs, seed, processes=n_envs, sequential=sequential,
                  env_kwargs=kwargs, plugins=info.get("plugins", ())) as pool:

@@ -100,9 +100,9 @@ def observe(args: argparse.Namespace) -> tuple[list[dict[str, Any]], Path | None
     brain.policy.reseed(args.seed)
     env_id = args.env or info["env_id"]
     window = args.output is None and has_display()
-    # the saved kwargs (reward config ...) belong to the agent's own env, not to a forced one
-    kwargs = run_env_kwargs({} if args.env else info,
-                            {"render_mode": "human" if window else "rgb_array", **args.env_kwargs_dict})
+    # the saved kwargs (physics profile, action interface ...) are part of what the agent learned, so a
+    # forced env gets them too, as in evaluate.py: the video shows what the evaluation measures
+    kwargs = run_env_kwargs(info, {"render_mode": "human" if window else "rgb_array", **args.env_kwargs_dict})
     frames: list[np.ndarray] | None = None if window else []
     with EnvPool(env_id, 1, args.seed, processes=1, env_kwargs=kwargs, plugins=info.get("plugins", ())) as pool:
         check_compatible(pool, brain, env_id)

@@ -108,3 +108,11 @@ def test_every_block_task_gets_the_manipulate_preset():
     for env_id in ("ManipulateBlock-v0", "ManipulateBlockDiscrete-v0", "ManipulateBlockVisual-v0"):
         assert auto_preset(env_id, {}, []) == "manipulate"
     assert auto_preset("ReachAbsolute-v0", {}, []) == "hand"
+
+
+def test_the_manipulate_preset_runs_its_whole_recipe():
+    # the entropy bonus ends inside the run, and the run is long enough for the 10-goal point measured
+    # at 23.8-26.4M steps (docs/shadow.md); the default 1000 cycles stopped at 8.19M, bonus still on
+    config = get_preset("manipulate")
+    steps = config["iterations"] * config["workers"] * config["horizon"]
+    assert config["entropy_until"] < steps and steps >= 26_400_000

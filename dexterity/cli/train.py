@@ -15,7 +15,8 @@ DEFAULT_ENV = "CartPole-v1"
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="train.py", description="Train a policy with PPO on a Gymnasium environment.",
-        epilog="Flags override the preset (--pcon), which defaults to one suited to the env's action space.")
+        epilog="Flags override the preset (--pcon), which defaults to one suited to the env (hand, manipulate, "
+               "mujoco, pendulum, else discrete or continuous by the action space).")
     parser.add_argument("env", nargs="?", default=None,
                         help=f"Gymnasium env id (default {DEFAULT_ENV}; with --load-from/--fork: the saved agent's)")
     parser.add_argument("--pcon", default=None, help=f"hyperparameter preset: {', '.join(list_presets())}")

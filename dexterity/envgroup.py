@@ -29,20 +29,37 @@ def make_env(env_id: str, env_kwargs: dict[str, Any] | None = None, plugins: Seq
     except (ImportError, ModuleNotFoundError) as exc:
         raise DexterityError(f"environment '{env_id}' needs a missing package: {exc}") from exc
     except (TypeError, ValueError) as exc:
-        if isinstance(exc, ValueError) and not _builds_without(env_id, env_kwargs):
+        if isinstance(exc, ValueError) and not _works_without(env_id, env_kwargs):
             raise  # a ValueError the options did not cause: the env's own, worth its traceback
         raise DexterityError(f"environment '{env_id}' rejected its options {env_kwargs}: {exc}") from exc
 
 
-def _builds_without(env_id: str, env_kwargs: dict[str, Any] | None) -> bool:
-    """Whether `env_id` builds without any options (so that options it failed with are to blame)."""
+def _works_without(env_id: str, env_kwargs: dict[str, Any] | None, steps: int = 0) -> bool:
+    """Whether `env_id` builds (and, with `steps`, resets and takes that many random steps) without any
+    options, so that the options it failed with are to blame."""
     if not env_kwargs:
         return False
     try:
-        gym.make(env_id).close()
+        env = gym.make(env_id)
+        try:
+            if steps:
+                env.reset(seed=0)
+                for _ in range(steps):
+                    env.step(env.action_space.sample())
+        finally:
+            env.close()
     except Exception:  # noqa: BLE001  (any failure: the options are not shown to be the cause)
         return False
     return True
+
+
+def blame_options(env_id: str, env_kwargs: dict[str, Any] | None, exc: Exception) -> None:
+    """Raise a one-line DexterityError for `exc`, a TypeError or ValueError an env made with `env_kwargs`
+    raised while resetting or stepping, when the same env without them resets and steps (a mistyped
+    option, say); return otherwise, so that the caller re-raises the env's own error with its traceback."""
+    if isinstance(exc, (TypeError, ValueError)) and _works_without(env_id, env_kwargs, steps=5):
+        raise DexterityError(f"environment '{env_id}' failed with its options {env_kwargs} "
+                             f"({type(exc).__name__}: {exc}); without them it steps") from exc
 
 
 def follow_tracked_body(env: gym.Env) -> None:
@@ -73,6 +90,7 @@ class EnvGroup:
     def __init__(self, env_id: str, indices: Sequence[int], seed: int, rank: int = 0,
                  env_kwargs: dict[str, Any] | None = None, plugins: Sequence[str] = ()):
         self.indices = list(indices)
+        self.env_id, self.env_kwargs = env_id, env_kwargs
         self._make = lambda: make_env(env_id, env_kwargs, plugins)
         self.envs = [self._make() for _ in self.indices]
         self.seeds = [env_seed(seed, rank, i) for i in self.indices]
@@ -96,7 +114,11 @@ class EnvGroup:
         """Reset every env (seeded on the first call) -> obs dict of [k, *shape]."""
         observations = []
         for i, env in enumerate(self.envs):
-            obs, _ = env.reset(seed=None if self._reset_done else self.seeds[i])
+            try:
+                obs, _ = env.reset(seed=None if self._reset_done else self.seeds[i])
+            except Exception as exc:
+                blame_options(self.env_id, self.env_kwargs, exc)
+                raise
             if not self._reset_done:
                 env.action_space.seed(self.seeds[i])
             observations.append(obs)
@@ -119,7 +141,11 @@ class EnvGroup:
         final_obs = None
         observations, episodes = [], []
         for i, env in enumerate(self.envs):
-            obs, reward, term, trunc, info = env.step(actions[i])
+            try:
+                obs, reward, term, trunc, info = env.step(actions[i])
+            except Exception as exc:
+                blame_options(self.env_id, self.env_kwargs, exc)
+                raise
             rewards[i], terminated[i], truncated[i] = reward, term, trunc
             self.returns[i] += reward
             self.lengths[i] += 1
@@ -139,6 +165,9 @@ class EnvGroup:
         env = self._make()
         try:
             return envlayout.measure_step_cost(env, ObservationEncoder(env.observation_space).encode)
+        except Exception as exc:
+            blame_options(self.env_id, self.env_kwargs, exc)
+            raise
         finally:
             env.close()
 

@@ -107,6 +107,8 @@ def test_evaluate_reports_mean_and_std(storage):
     (["--load-from", "a" * 300], "longer than 128 characters"),
     (["--fork", "20200101-000000-0000:first"], "a save is 'last', 'best' or a cycle number, got 'first'"),
     (["CartPole-v1", "--env-kwargs", '{"max_episode_steps": 0}'], "rejected its options"),
+    (["Pendulum-v1", "--env-kwargs", '{"g": "abc"}', "--workers", "2", "--horizon", "16", "--batch-size", "16"],
+     "failed with its options {'g': 'abc'} (TypeError"),  # builds, then fails in step
     (["ReachAbsolute-v0", "--rcon", "reach.smooth", "--env-kwargs", '{"reward_config": "reach.default"}'],
      "--rcon reach.smooth and reward_config 'reach.default' in --env-kwargs disagree"),
     (["CartPole-v1", "--experiment-group", "g1", "--no-monitor"], "--experiment-group is written to the monitor"),

@@ -117,3 +117,42 @@ def test_a_value_error_the_options_did_not_cause_keeps_its_traceback():
     gym.register("BrokenProbe-v0", entry_point=_broken_env)
     with pytest.raises(ValueError, match="broken whatever"):
         make_env("BrokenProbe-v0", {"size": 3})
+
+
+class _StepsBadly:
+    """An env whose own step has a bug (whatever its options): a TypeError raised by its code."""
+
+    def __new__(cls, **kwargs):
+        import gymnasium as gym
+
+        class Env(gym.Env):
+            observation_space = gym.spaces.Box(-1, 1, (2,))
+            action_space = gym.spaces.Discrete(2)
+
+            def reset(self, *, seed=None, options=None):
+                super().reset(seed=seed)
+                return np.zeros(2, np.float32), {}
+
+            def step(self, action):
+                return None + 1  # the bug
+
+        return Env()
+
+
+@pytest.mark.parametrize("sequential", [True, False], ids=["in-process", "workers"])
+def test_an_option_that_breaks_step_is_one_clear_error(sequential):
+    """ctrl_cost_weight "abc" builds HalfCheetah but fails in its first step: blamed on the options."""
+    with pytest.raises(DexterityError, match="failed with its options {'ctrl_cost_weight': 'abc'} .TypeError"):
+        with EnvPool("HalfCheetah-v5", 2, 0, processes=2, sequential=sequential,
+                     env_kwargs={"ctrl_cost_weight": "abc"}) as pool:
+            pool.reset()
+            pool.step(np.zeros((2, 6), np.float32))
+
+
+def test_an_env_that_steps_badly_without_options_too_keeps_its_own_error():
+    import gymnasium as gym
+    gym.register("StepsBadly-v0", entry_point=_StepsBadly)
+    with EnvPool("StepsBadly-v0", 1, 0, processes=1, sequential=True, env_kwargs={"size": 3}) as pool:
+        pool.reset()
+        with pytest.raises(TypeError, match="unsupported operand"):
+            pool.step(np.zeros(1, np.int64))

@@ -113,15 +113,15 @@ class EnvGroup:
     def reset(self) -> dict[str, np.ndarray]:
         """Reset every env (seeded on the first call) -> obs dict of [k, *shape]."""
         observations = []
-        for i, env in enumerate(self.envs):
-            try:
+        try:
+            for i, env in enumerate(self.envs):
                 obs, _ = env.reset(seed=None if self._reset_done else self.seeds[i])
-            except Exception as exc:
-                blame_options(self.env_id, self.env_kwargs, exc)
-                raise
-            if not self._reset_done:
-                env.action_space.seed(self.seeds[i])
-            observations.append(obs)
+                if not self._reset_done:
+                    env.action_space.seed(self.seeds[i])
+                observations.append(obs)
+        except Exception as exc:
+            blame_options(self.env_id, self.env_kwargs, exc)
+            raise
         self._reset_done = True
         self.returns[:] = 0.0
         self.lengths[:] = 0
@@ -140,23 +140,23 @@ class EnvGroup:
         truncated = np.zeros(k, bool)
         final_obs = None
         observations, episodes = [], []
-        for i, env in enumerate(self.envs):
-            try:
+        try:
+            for i, env in enumerate(self.envs):
                 obs, reward, term, trunc, info = env.step(actions[i])
-            except Exception as exc:
-                blame_options(self.env_id, self.env_kwargs, exc)
-                raise
-            rewards[i], terminated[i], truncated[i] = reward, term, trunc
-            self.returns[i] += reward
-            self.lengths[i] += 1
-            if term or trunc:
-                if final_obs is None:
-                    final_obs = empty_batch(self.encoder.senses, k)
-                for key, value in self.encoder.encode(obs).items():
-                    final_obs[key][i] = value
-                episodes.append(self._episode_record(i, info))
-                obs, _ = env.reset()
-            observations.append(obs)
+                rewards[i], terminated[i], truncated[i] = reward, term, trunc
+                self.returns[i] += reward
+                self.lengths[i] += 1
+                if term or trunc:
+                    if final_obs is None:
+                        final_obs = empty_batch(self.encoder.senses, k)
+                    for key, value in self.encoder.encode(obs).items():
+                        final_obs[key][i] = value
+                    episodes.append(self._episode_record(i, info))
+                    obs, _ = env.reset()
+                observations.append(obs)
+        except Exception as exc:  # an option that breaks stepping is one clear error, the env's own bug is not
+            blame_options(self.env_id, self.env_kwargs, exc)
+            raise
         return {"obs": self.encoder.encode_batch(observations), "rewards": rewards, "terminated": terminated,
                 "truncated": truncated, "final_obs": final_obs, "episodes": episodes}
 

@@ -6,6 +6,7 @@ clear error); `env_seed` derives each env's seed from the run's.
 """
 from __future__ import annotations
 
+import sys
 import time
 from typing import Any, Sequence
 
@@ -18,10 +19,32 @@ from dexterity.plugins import import_plugins
 from dexterity.spaces import ObservationEncoder, empty_batch
 
 
+_MUJOCO_WARNED: set[str] = set()
+
+
+def _mujoco_warning_once(message: str) -> None:
+    """Print a MuJoCo warning the first time this process sees it (a model compiled for each of N envs
+    repeated its compiler's deprecation warnings N times)."""
+    if message not in _MUJOCO_WARNED:
+        _MUJOCO_WARNED.add(message)
+        print(f"MuJoCo warning: {message}", file=sys.stderr, flush=True)
+
+
+def _warn_once_from_mujoco() -> None:
+    """Route MuJoCo's warnings through `_mujoco_warning_once`, unless someone installed a handler already."""
+    try:
+        import mujoco
+    except ImportError:
+        return
+    if mujoco.get_mju_user_warning() is None:
+        mujoco.set_mju_user_warning(_mujoco_warning_once)
+
+
 def make_env(env_id: str, env_kwargs: dict[str, Any] | None = None, plugins: Sequence[str] = ()) -> gym.Env:
     """gym.make with dexterity's tasks and the plugins registered; unknown ids give a clear error."""
     import dexterity  # noqa: F401  (registers the hand tasks)
     import_plugins(plugins)
+    _warn_once_from_mujoco()
     try:
         return gym.make(env_id, **(env_kwargs or {}))
     except gym.error.Error as exc:

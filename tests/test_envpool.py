@@ -1,5 +1,6 @@
 """The env pool: TF-free worker processes, same results in-process and in workers, episode records."""
 import os
+import subprocess
 import sys
 
 import numpy as np
@@ -156,3 +157,11 @@ def test_an_env_that_steps_badly_without_options_too_keeps_its_own_error():
         pool.reset()
         with pytest.raises(TypeError, match="unsupported operand"):
             pool.step(np.zeros(1, np.int64))
+
+
+def test_a_mujoco_warning_is_printed_once_per_process():
+    """HalfCheetah-v5's model has a deprecated compiler attribute: MuJoCo warns at every compile."""
+    code = "from dexterity.envgroup import make_env\nfor _ in range(3):\n    make_env('HalfCheetah-v5').close()"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.count("settotalmass") == 1 and "MuJoCo warning: " in proc.stderr

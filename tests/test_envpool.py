@@ -3,6 +3,7 @@ import os
 import subprocess
 import sys
 
+import gymnasium as gym
 import numpy as np
 import pytest
 import tensorflow as tf  # noqa: F401  (the parent has TensorFlow loaded, as the trainer does)
@@ -120,24 +121,20 @@ def test_a_value_error_the_options_did_not_cause_keeps_its_traceback():
         make_env("BrokenProbe-v0", {"size": 3})
 
 
-class _StepsBadly:
+class _StepsBadly(gym.Env):
     """An env whose own step has a bug (whatever its options): a TypeError raised by its code."""
+    observation_space = gym.spaces.Box(-1, 1, (2,))
+    action_space = gym.spaces.Discrete(2)
 
-    def __new__(cls, **kwargs):
-        import gymnasium as gym
+    def __init__(self, **options):
+        super().__init__()
 
-        class Env(gym.Env):
-            observation_space = gym.spaces.Box(-1, 1, (2,))
-            action_space = gym.spaces.Discrete(2)
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.zeros(2, np.float32), {}
 
-            def reset(self, *, seed=None, options=None):
-                super().reset(seed=seed)
-                return np.zeros(2, np.float32), {}
-
-            def step(self, action):
-                return None + 1  # the bug
-
-        return Env()
+    def step(self, action):
+        return None + 1  # the bug
 
 
 @pytest.mark.parametrize("sequential", [True, False], ids=["in-process", "workers"])
@@ -151,7 +148,6 @@ def test_an_option_that_breaks_step_is_one_clear_error(sequential):
 
 
 def test_an_env_that_steps_badly_without_options_too_keeps_its_own_error():
-    import gymnasium as gym
     gym.register("StepsBadly-v0", entry_point=_StepsBadly)
     with EnvPool("StepsBadly-v0", 1, 0, processes=1, sequential=True, env_kwargs={"size": 3}) as pool:
         pool.reset()

@@ -220,6 +220,23 @@ def test_manipulate_curriculum_widens_and_keeps_its_progress():
     assert _manipulate(goal_angle=0.8)[1].get_training_state() is None
 
 
+def test_curriculum_mix_draws_that_fraction_of_goals_from_the_full_task_and_does_not_count_them():
+    from dexterity.environments.rotations import quat_angle
+    env, u = _manipulate(goal_angle=0.8, curriculum=True, curriculum_mix=0.3)
+    far = 0
+    for seed in range(300):
+        env.reset(seed=seed)
+        far += quat_angle(u.object_quaternion(), u.goal) > 0.8 + 1e-6
+    # uniform on SO(3): P(angle > 0.8) = 1 - (0.8 - sin 0.8) / pi = 0.974, so 0.3 x 0.974 = 0.29 of goals
+    assert 0.2 < far / 300 < 0.38
+    env, u = _manipulate(goal_angle=0.8, curriculum=True, curriculum_window=2, curriculum_mix=1.0, goal_timeout=100)
+    for _ in range(4):  # reached full-task goals: the bound stays (with mix 0 it widens twice, above)
+        u.goal = u.object_quaternion().copy()
+        info = env.step(np.zeros(20, np.float32))[4]
+        assert info["is_success"] == 1.0 and info["goal_angle"] == pytest.approx(0.8)
+    assert u.curriculum._attempts == 0
+
+
 def test_manipulate_goal_kwargs_errors():
     for kwargs, match in (({"goal_angle": 4.0}, "goal_angle"), ({"goal_angle": 0.3}, "above the success distance"),
                           ({"goal_angle": "abc"}, "goal_angle"), ({"curriculum": True}, "starting goal_angle"),
@@ -227,7 +244,9 @@ def test_manipulate_goal_kwargs_errors():
                           ({"goal_angle": 1.0, "curriculum": True, "curriculum_window": 0}, "curriculum_window"),
                           ({"goal_angle": 1.0, "curriculum": True, "curriculum_window": 2.7}, "curriculum_window"),
                           ({"goal_angle": 1.0, "curriculum": True, "curriculum_step": float("nan")}, "curriculum_step"),
-                          ({"goal_angle": 1.0, "curriculum": True, "curriculum_threshold": 0}, "threshold")):
+                          ({"goal_angle": 1.0, "curriculum": True, "curriculum_threshold": 0}, "threshold"),
+                          ({"goal_angle": 1.0, "curriculum": True, "curriculum_mix": 1.5}, "curriculum_mix"),
+                          ({"goal_angle": 1.0, "curriculum": True, "curriculum_mix": "half"}, "curriculum_mix")):
         with pytest.raises(EnvironmentError_, match=match):
             gym.make("ManipulateBlock-v0", **kwargs)
 

@@ -34,6 +34,8 @@ class ManipulateBlockEnv(HandEnv):
         away (never reached when drawn), so goal_angle=pi is the full task without its 0.3% of free goals.
     curriculum: start at `goal_angle` and widen it by `curriculum_step` after each window of
         `curriculum_window` goal attempts that reached at least `curriculum_threshold` of its goals.
+    curriculum_mix: with the curriculum, the fraction of new goals drawn from the full task (uniform
+        on SO(3)) instead of within the bound; attempts at those goals do not count in its windows.
     relative_goal: the goal sense is [8]: the goal quaternion and the rotation still to do (world frame).
     orientation: "quaternion" (canonical, w >= 0: [4]) or "matrix" (the rotation matrix's first two
         columns: [6], continuous where a canonical quaternion flips sign) for the block's and the
@@ -55,8 +57,8 @@ class ManipulateBlockEnv(HandEnv):
 
     def __init__(self, max_goals: int = 50, goal_timeout: int | None = None, drop_height: float = 0.12,
                  goal_angle: float | None = None, curriculum: bool = False, curriculum_step: float = 0.2,
-                 curriculum_window: int = 10, curriculum_threshold: float = 0.5, relative_goal: bool = False,
-                 orientation: str = "quaternion", object_velocity: bool = False, **kwargs: Any):
+                 curriculum_window: int = 10, curriculum_threshold: float = 0.5, curriculum_mix: float = 0.0,
+                 relative_goal: bool = False, orientation: str = "quaternion", object_velocity: bool = False, **kwargs: Any):
         self.max_goals = int(max_goals)
         self.drop_height = float(drop_height)
         if not isinstance(relative_goal, bool):
@@ -75,6 +77,8 @@ class ManipulateBlockEnv(HandEnv):
         self.goal_timeout = int(goal_timeout)
         self.goal_angle, self.curriculum = _goal_bounds(goal_angle, curriculum, curriculum_step, curriculum_window,
                                                         curriculum_threshold, self.reward_config["success_distance"])
+        self.curriculum_mix = _real("curriculum_mix", curriculum_mix, 0.0, 1.0, low_open=False)
+        self._goal_counts = True  # whether the current goal's attempt counts in the curriculum's window
         m = self.model
         obj, target = m.joint("object:joint"), m.joint("target:joint")
         self._obj_q, self._obj_v = int(m.jnt_qposadr[obj.id]), int(m.jnt_dofadr[obj.id])
@@ -128,7 +132,9 @@ class ManipulateBlockEnv(HandEnv):
 
     def _new_goal(self) -> None:
         """Draw a goal orientation and show it on the floating target block."""
-        if self.goal_angle is None:  # unbounded (a curriculum always has a goal_angle)
+        self._goal_counts = not (self.curriculum is not None and self.curriculum_mix > 0.0
+                                 and self.np_random.uniform() < self.curriculum_mix)
+        if self.goal_angle is None or not self._goal_counts:  # unbounded (a curriculum always has a goal_angle)
             self.goal = random_quat(self.np_random)
         else:
             turn = random_rotation_within(self.np_random, self.current_goal_angle(),
@@ -164,7 +170,7 @@ class ManipulateBlockEnv(HandEnv):
         self._success = bool(success)
         self._steps_since_goal += 1
         timed_out = self._steps_since_goal >= self.goal_timeout
-        if self.curriculum is not None and (success or dropped or timed_out):
+        if self.curriculum is not None and self._goal_counts and (success or dropped or timed_out):
             self.curriculum.record(success)
         if success:
             self.consecutive_goals += 1

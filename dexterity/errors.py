@@ -19,3 +19,12 @@ class StorageError(DexterityError):
 
 class EnvironmentError_(DexterityError):
     """An environment id that cannot be made, or an env incompatible with the chosen options."""
+
+
+def failure_line(exc: BaseException, limit: int = 300) -> str:
+    """What stopped a run, as one line for meta.json: a DexterityError's own message, otherwise the
+    exception's type and the first line of its message, cut to `limit` characters."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if not isinstance(exc, DexterityError):
+        text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return text if len(text) <= limit else text[:limit - 3] + "..."

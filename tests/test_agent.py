@@ -146,3 +146,37 @@ def test_stop_early_averages_the_last_cycles_that_finished_episodes(returns, sto
     agent = SimpleNamespace(config={"stop_early": True, "stop_window": 5}, history=history,
                             info={"reward_threshold": 475.0})
     assert PPOAgent._should_stop(agent) is stops
+
+
+def test_a_failed_run_records_its_error_and_a_resume_clears_it(storage):
+    from dexterity.storage import ExperimentLog
+    agent = PPOAgent("CartPole-v1", make_config(**SMALL), verbose=False)
+    try:
+        real_cycle, calls = agent.cycle, []
+
+        def cycle(*args):
+            calls.append(1)
+            if len(calls) == 2:
+                raise RuntimeError("boom in cycle 2\nsecond line of the message")
+            return real_cycle(*args)
+        agent.cycle = cycle
+        with pytest.raises(RuntimeError):
+            agent.drill(3)
+        meta = ExperimentLog(agent.agent_id).read_meta()
+        assert meta["status"] == "failed" and meta["error"] == "RuntimeError: boom in cycle 2"
+        assert meta["iteration"] == 1
+        agent.cycle = real_cycle
+        agent.drill(2)
+        meta = ExperimentLog(agent.agent_id).read_meta()
+        assert meta["status"] == "finished" and "error" not in meta
+    finally:
+        agent.close()
+
+
+def test_failure_line_is_one_line_with_the_type_unless_the_error_is_the_users():
+    from dexterity.errors import ConfigError, failure_line
+    assert failure_line(ConfigError("lr must be > 0")) == "lr must be > 0"
+    assert failure_line(ValueError("a\nb")) == "ValueError: a"
+    assert failure_line(MemoryError()) == "MemoryError"
+    long = failure_line(ValueError("x" * 1000), limit=50)
+    assert len(long) == 50 and long.endswith("...")

@@ -69,6 +69,16 @@ def test_experiment_page(client) -> None:
     assert 'src="/vendor/plotly.min.js' in html and "cdn" not in html.lower()
 
 
+def test_experiment_page_shows_why_a_run_failed(root: Path, client) -> None:
+    from dexterity.storage import ExperimentLog
+    make_experiment(root, "broken", cycles=3, status="failed")
+    ExperimentLog("broken", folder=root / "experiments" / "broken").update_meta(
+        error="environment 'Pendulum-v1' failed with its options {'g': 'abc'}")
+    html = client.get("/experiment/broken").get_data(as_text=True)
+    assert "<th>error</th><td>environment &#39;Pendulum-v1&#39; failed with its options" in html
+    assert "<th>error</th>" not in client.get("/experiment/exp-a").get_data(as_text=True)
+
+
 def test_progress_api_since_and_growth(client, root: Path) -> None:
     res = strict_json(client.get("/api/experiment/exp-b/progress?since=25").data)
     assert res["count"] == 30 and not res["reset"] and len(res["columns"]["iteration"]) == 5

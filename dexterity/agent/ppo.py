@@ -26,7 +26,7 @@ from dexterity.devices import Role, plan_roles
 from dexterity.distributed import Comm
 from dexterity.envpool import EnvPool
 from dexterity.environments import pinned_env_kwargs
-from dexterity.errors import AgentNotFoundError, ConfigError, StorageError
+from dexterity.errors import AgentNotFoundError, ConfigError, StorageError, failure_line
 from dexterity.storage import ExperimentLog, check_agent_id, models_dir, new_agent_id, utc_now
 from dexterity.transformers import make_transformer
 
@@ -177,7 +177,7 @@ class PPOAgent:
             self.config = derive_config(self.config, {"iterations": iterations})
         self._start_log(iterations)
         progress = make_progress(self.show_progress, ranks=self.comm.size)
-        records, status, start = [], "failed", time.perf_counter()
+        records, status, error, start = [], "failed", None, time.perf_counter()
         try:
             while self.iteration < iterations:
                 record = self.cycle(progress)
@@ -191,13 +191,17 @@ class PPOAgent:
         except KeyboardInterrupt:
             status = "interrupted"
             raise
+        except Exception as exc:
+            error = failure_line(exc)  # shown by the monitor; cleared when the run is resumed
+            raise
         finally:
             if self.events is not None:
                 self.events.close()
                 self.events = None
             if self.log is not None:
                 try:
-                    self.log.update_meta(status=status, iteration=self.iteration, frames=self.frames)
+                    self.log.update_meta(status=status, iteration=self.iteration, frames=self.frames,
+                                         **({"error": error} if error else {}))
                 except StorageError:
                     if status == "finished":
                         raise  # otherwise the error in flight (e.g. a failed checkpoint) is the one to report
@@ -336,6 +340,7 @@ class PPOAgent:
         if self.log is None:
             return
         meta = {**self.log.read_meta(), **self._new_meta}  # read (and checked) before anything is written
+        meta.pop("error", None)  # a former run's failure
         resumed = [*(meta.get("resumed_at") if isinstance(meta.get("resumed_at"), list) else []), self.iteration]
         if self._rewrite_progress:
             self.log.write_progress(self.history)

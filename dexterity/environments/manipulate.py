@@ -58,7 +58,8 @@ class ManipulateBlockEnv(HandEnv):
     def __init__(self, max_goals: int = 50, goal_timeout: int | None = None, drop_height: float = 0.12,
                  goal_angle: float | None = None, curriculum: bool = False, curriculum_step: float = 0.2,
                  curriculum_window: int = 10, curriculum_threshold: float = 0.5, curriculum_mix: float = 0.0,
-                 relative_goal: bool = False, orientation: str = "quaternion", object_velocity: bool = False, **kwargs: Any):
+                 relative_goal: bool = False, orientation: str = "quaternion", object_velocity: bool = False,
+                 **kwargs: Any):
         self.max_goals = int(max_goals)
         self.drop_height = float(drop_height)
         if not isinstance(relative_goal, bool):

@@ -21,10 +21,16 @@ class EnvironmentError_(DexterityError):
     """An environment id that cannot be made, or an env incompatible with the chosen options."""
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message ("" when it has none)."""
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else ""
+
+
 def failure_line(exc: BaseException, limit: int = 300) -> str:
     """What stopped a run, as one line for meta.json: a DexterityError's own message, otherwise the
     exception's type and the first line of its message, cut to `limit` characters."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    text = first_line(exc)
     if not isinstance(exc, DexterityError):
         text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
     return text if len(text) <= limit else text[:limit - 3] + "..."

@@ -17,6 +17,8 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from dexterity.errors import first_line
+
 
 def numeric_fields(record: dict[str, Any]) -> dict[str, float]:
     """The finite numbers of a record (ints and floats, numpy scalars included; not bools or text)."""
@@ -97,5 +99,5 @@ class EventLog:
 
 
 def _warn(exc: BaseException) -> None:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = first_line(exc) or type(exc).__name__
     print(f"warning: TensorBoard output turned off: {text}", file=sys.stderr)

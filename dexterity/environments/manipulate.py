@@ -135,7 +135,7 @@ class ManipulateBlockEnv(HandEnv):
         """Draw a goal orientation and show it on the floating target block."""
         self._goal_counts = not (self.curriculum is not None and self.curriculum_mix > 0.0
                                  and self.np_random.uniform() < self.curriculum_mix)
-        if self.goal_angle is None or not self._goal_counts:  # unbounded (a curriculum always has a goal_angle)
+        if self.goal_angle is None or not self._goal_counts:  # the full task, or a curriculum's mixed-in goal
             self.goal = random_quat(self.np_random)
         else:
             turn = random_rotation_within(self.np_random, self.current_goal_angle(),

@@ -2,6 +2,7 @@
 
     python benchmarks/throughput.py HalfCheetah-v5 --pcon mujoco --cycles 5
     python benchmarks/throughput.py HalfCheetah-v5 --pcon mujoco --compare-tf   # also the TF inference path
+    python benchmarks/throughput.py ManipulateBlock-v0 --pcon manipulate --set epochs=4   # a config variant
 
 Prints, for the same envs stepped with random actions, the raw steps/s in one process (a
 fresh, TensorFlow-free one, as rendering envs need) and in worker processes, and the layout
@@ -24,6 +25,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from _child import run_in_fresh_process  # noqa: E402  (benchmarks/ is on sys.path: run as a script)
+from hand_learning import parse_sets  # noqa: E402
 from dexterity.results import cpu_model  # noqa: E402
 START = time.perf_counter()
 
@@ -97,6 +99,8 @@ def main() -> int:
     parser.add_argument("--compare-tf", action="store_true", help="also train with TensorFlow inference")
     parser.add_argument("--env-kwargs", default=None, metavar="JSON",
                         help="env kwargs over the preset's (as train.py's --env-kwargs)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a config change over the preset's (value as JSON), e.g. epochs=4; repeatable")
     args = parser.parse_args()
     try:
         extra = json.loads(args.env_kwargs) if args.env_kwargs else {}
@@ -105,17 +109,22 @@ def main() -> int:
     except ValueError:
         print("throughput.py: --env-kwargs must be a JSON object and --cycles >= 1", file=sys.stderr)
         return 2
-    from dexterity import tf_setup
-    tf_setup.tensorflow()
-    imported = time.perf_counter() - START
     from dexterity.configs.hp_config import derive_config, get_preset, preset_env_kwargs
     from dexterity.errors import DexterityError
     changes = {k: getattr(args, k) for k in ("workers", "horizon", "processes", "model") if getattr(args, k)}
     if args.sequential is not None:
         changes["sequential"] = args.sequential
-    try:
+    changes.update(parse_sets(args.set))
+    try:  # the config is checked before the slow import, so a typo costs no wait
         config = derive_config(get_preset(args.pcon), {**changes, "seed": 0})
-        env_kwargs = {**preset_env_kwargs(args.pcon), **extra}  # as train.py with this preset
+    except DexterityError as error:
+        print(f"throughput.py: {error}", file=sys.stderr)
+        return 2
+    env_kwargs = {**preset_env_kwargs(args.pcon), **extra}  # as train.py with this preset
+    from dexterity import tf_setup
+    tf_setup.tensorflow()
+    imported = time.perf_counter() - START
+    try:
         results = measure(args.env, config, args.cycles, env_kwargs, args.compare_tf)
     except DexterityError as error:
         print(f"throughput.py: {error}", file=sys.stderr)

@@ -44,3 +44,15 @@ def test_every_benchmark_script_starts(script: Path, tmp_path: Path):
                           timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "usage:" in done.stdout
+
+
+@pytest.mark.parametrize("change, says", [("epochz=3", "unknown parameter(s) epochz"),
+                                          ("epochs=0", "'epochs' must be positive")])
+def test_throughput_refuses_a_bad_config_change_in_one_line(change: str, says: str, tmp_path: Path):
+    """`throughput.py --set` is checked against the config's rules before anything is built."""
+    import subprocess
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "throughput.py"
+    done = subprocess.run([sys.executable, str(script), "ManipulateBlock-v0", "--set", change], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0 and says in done.stderr, done.stderr[-2000:]

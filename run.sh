@@ -43,7 +43,7 @@ case "$what" in
     exec .venv/bin/python train.py "$@" ;;
   test)
     # one pytest worker per core, at most 4 (each holds TensorFlow, ~1 GB): on 2 cores the suite
-    # takes 11-15 minutes instead of 19 (2026-12-01). Later flags win: `bash run.sh test -n 0` runs serially.
+    # takes 11-16 minutes instead of 19 (2026-12-01). Later flags win: `bash run.sh test -n 0` runs serially.
     cores=$(nproc 2>/dev/null || echo 1); [ "$cores" -gt 4 ] && cores=4
     exec .venv/bin/python -m pytest -q -n "$cores" "$@" ;;
   *) echo "usage: bash run.sh {train|test} [args]" >&2; exit 2 ;;
